@@ -1,0 +1,113 @@
+/**
+ * `deno task pipeline [options]`: parse the command line, resolve the config from a preset and the flags,
+ * and run the stages into the run folder. See `--help`.
+ *
+ * @example
+ * ```sh
+ * deno task pipeline --preset quick --data-url ../shared/data/cifar-10-binary.tar.gz --out runs/quick
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import { type PipelineConfig, resolveConfig } from "../lib/config.ts";
+import { helpText, parsePipelineArgs } from "../lib/cli_options.ts";
+import { PipelineError, UsageError } from "../lib/errors.ts";
+import { createLogger } from "../lib/log.ts";
+import { readRunManifest, type RunManifest, writeRunManifest } from "../lib/run_manifest.ts";
+import { runPipeline } from "../lib/stage_runner.ts";
+import { STAGES } from "./stages.ts";
+
+/** The default cache folder: `$XDG_CACHE_HOME/resnet-cifar-deno`, else `~/.cache/resnet-cifar-deno`. */
+export function defaultCacheDir(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
+  return join(xdg || join(home, ".cache"), "resnet-cifar-deno");
+}
+
+function defaultRunDir(preset: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z");
+  return join("runs", `${stamp}-${preset}`);
+}
+
+/** Run the pipeline for `argv`; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const log = createLogger();
+  let manifest: RunManifest | undefined;
+  let runDir = "";
+  const onSignal = () => {
+    if (manifest && manifest.status === "running") {
+      manifest.status = "interrupted";
+      manifest.updatedAt = new Date().toISOString();
+      // Synchronous on purpose: the process exits right after.
+      const text = JSON.stringify(manifest, null, 2) + "\n";
+      const tmp = join(runDir, `run.json.tmp-${Deno.pid}-signal`);
+      Deno.writeTextFileSync(tmp, text);
+      Deno.renameSync(tmp, join(runDir, "run.json"));
+    }
+    console.error(`\ninterrupted: resume with  deno task pipeline --resume --out ${runDir}`);
+    Deno.exit(130);
+  };
+  try {
+    const args = parsePipelineArgs(argv);
+    if (args.help) {
+      console.log(helpText());
+      return 0;
+    }
+    runDir = args.out ?? defaultRunDir(args.preset);
+    let config: PipelineConfig;
+    if (args.resume) {
+      const previous = await readRunManifest(runDir);
+      if (!previous) throw new UsageError(`--resume: no run.json in ${runDir} to resume`);
+      config = { ...previous.config, ...args.overrides };
+      log.info(`resuming ${runDir} (preset ${config.preset})`);
+    } else {
+      const envUrl = Deno.env.get("CIFAR10_URL");
+      const overrides = { ...args.overrides };
+      if (overrides.dataUrl === undefined && envUrl) overrides.dataUrl = envUrl;
+      config = resolveConfig(args.preset, overrides);
+    }
+    if (config.lrMin > config.lrMax) {
+      throw new UsageError(`lrMin (${config.lrMin}) must not exceed lrMax (${config.lrMax})`);
+    }
+    Deno.addSignalListener("SIGINT", onSignal);
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
+    log.info(`run folder: ${runDir}`);
+    const result = await runPipeline(STAGES, {
+      config,
+      runDir,
+      cacheDir: args.cacheDir ?? defaultCacheDir(),
+      stages: args.stages,
+      resume: args.resume,
+      log,
+      onManifest: (m) => (manifest = m),
+    });
+    manifest = result;
+    log.info(`done: ${join(runDir, "run.json")}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof PipelineError) {
+      console.error(err.toLine());
+      return err.exitCode;
+    }
+    console.error("error: unexpected fault (a bug; please report it with this trace):");
+    console.error(err);
+    if (manifest && manifest.status === "running") {
+      manifest.status = "failed";
+      await writeRunManifest(runDir, manifest).catch(() => {});
+    }
+    return 70;
+  } finally {
+    try {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);
+    } catch {
+      // not added
+    }
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  // tfjs backends may keep handles open; exit explicitly.
+  Deno.exit(code);
+}
