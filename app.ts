@@ -1,0 +1,171 @@
+/**
+ * The dashboard as a Hono app, in Fresh's layout: pages in `routes/` rendered with Preact on the server,
+ * islands in `islands/` hydrated by `static/client.js`. Tests call `createApp(...).request(path)` without a
+ * socket; `main.ts` serves it.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * const app = createApp({ runsDir: "runs" });
+ * const res = await app.request("/api/runs");
+ * console.log(res.status, await res.json());
+ * ```
+ * @module
+ */
+import { Hono } from "hono";
+import { h, type VNode } from "preact";
+import { renderToString } from "preact-render-to-string";
+import App from "./routes/_app.tsx";
+import NotFound from "./routes/_404.tsx";
+import * as indexPage from "./routes/index.tsx";
+import * as runPage from "./routes/runs/[id].tsx";
+import * as runFiles from "./routes/runs/[id]/files/[...path].ts";
+import * as comparePage from "./routes/compare.tsx";
+import * as apiRuns from "./routes/api/runs.ts";
+import * as apiRun from "./routes/api/runs/[id].ts";
+import * as apiLive from "./routes/api/runs/[id]/live.ts";
+import * as apiImages from "./routes/api/runs/[id]/images/[set]/[file].ts";
+import * as apiDownload from "./routes/api/runs/[id]/download/[name].ts";
+import * as apiCompare from "./routes/api/compare/[name].ts";
+import { resolveInside } from "./lib/run_reader.ts";
+
+/** What a route handler is given. */
+export interface RouteContext {
+  req: Request;
+  url: URL;
+  /** Route parameters, URL-decoded. */
+  params: Record<string, string>;
+  /** The folder that holds the run folders. */
+  runsDir: string;
+  /** A full HTML page around `page`. */
+  render(page: AnyVNode, options: { title: string; status?: number }): Response;
+  /** The 404 page (or a one-line text for `/api/` paths). */
+  notFound(what: string): Response;
+}
+
+/** A route module's `GET`. */
+export type RouteHandler = (ctx: RouteContext) => Response | Promise<Response>;
+
+/** The routes, Fresh-style: URL pattern → module under `routes/`. */
+export const ROUTES: readonly [pattern: string, handler: RouteHandler][] = [
+  ["/", indexPage.GET],
+  ["/compare", comparePage.GET],
+  ["/runs/:id", runPage.GET],
+  ["/runs/:id/files/*", runFiles.GET],
+  ["/api/runs", apiRuns.GET],
+  ["/api/runs/:id", apiRun.GET],
+  ["/api/runs/:id/live", apiLive.GET],
+  ["/api/runs/:id/images/:set/:file", apiImages.GET],
+  ["/api/runs/:id/download/:name", apiDownload.GET],
+  ["/api/compare/:name", apiCompare.GET],
+];
+
+/** Content types of the files the dashboard serves, by extension. */
+export const CONTENT_TYPES: Record<string, string> = {
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+  json: "application/json; charset=utf-8",
+  jsonl: "text/plain; charset=utf-8",
+  txt: "text/plain; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+  ico: "image/x-icon",
+};
+
+/** The Content-Security-Policy of the HTML pages: only this origin's scripts, no inline script. */
+export const PAGE_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/** Options of {@linkcode createApp}. */
+export interface AppOptions {
+  /** The folder that holds the run folders. */
+  runsDir: string;
+  /** The folder served under /static/ (default: this project's static/). */
+  staticDir?: string;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyVNode = VNode<any>;
+
+function htmlResponse(page: AnyVNode, title: string, status: number): Response {
+  const body = "<!DOCTYPE html>" + renderToString(h(App, { title, children: page }));
+  return new Response(body, {
+    status,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": PAGE_CSP,
+      "x-content-type-options": "nosniff",
+      "cache-control": "no-store",
+    },
+  });
+}
+
+/**
+ * The dashboard app. It reads run folders only through `lib/run_reader.ts` and never writes.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ runsDir: "runs" });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8000 }, app.fetch);
+ * ```
+ */
+export function createApp(options: AppOptions): Hono {
+  const runsDir = options.runsDir;
+  const staticDir = options.staticDir ?? new URL("./static", import.meta.url).pathname;
+  const app = new Hono();
+
+  const context = (req: Request, params: Record<string, string>): RouteContext => {
+    const url = new URL(req.url);
+    const ctx: RouteContext = {
+      req,
+      url,
+      params,
+      runsDir,
+      render: (page, o) => htmlResponse(page, o.title, o.status ?? 200),
+      notFound: (what) =>
+        url.pathname.startsWith("/api/")
+          ? new Response(`not found: ${what}\n`, {
+            status: 404,
+            headers: { "content-type": "text/plain; charset=utf-8" },
+          })
+          : htmlResponse(h(NotFound, { what }), "Not found", 404),
+    };
+    return ctx;
+  };
+
+  for (const [pattern, handler] of ROUTES) {
+    app.get(pattern, (c) => handler(context(c.req.raw, c.req.param() as Record<string, string>)));
+  }
+
+  app.get("/static/:file", async (c) => {
+    const file = c.req.param("file");
+    const ext = file.slice(file.lastIndexOf(".") + 1);
+    const path = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file) && CONTENT_TYPES[ext]
+      ? await resolveInside(staticDir, [file])
+      : null;
+    if (path === null) return context(c.req.raw, {}).notFound(`static file ${file}`);
+    try {
+      return new Response(await Deno.readFile(path), {
+        headers: {
+          "content-type": CONTENT_TYPES[ext],
+          "x-content-type-options": "nosniff",
+          "cache-control": "no-cache",
+        },
+      });
+    } catch {
+      return context(c.req.raw, {}).notFound(`static file ${file}`);
+    }
+  });
+
+  app.notFound((c) => context(c.req.raw, {}).notFound(`page ${new URL(c.req.url).pathname}`));
+  app.onError((err, c) => {
+    // A bug, not a run's fault: the reader turns every file problem into a note. Say what broke.
+    console.error(`dashboard: ${c.req.method} ${c.req.path}: ${err.stack ?? err}`);
+    return new Response(`internal error: ${err.message}\n`, {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  });
+  return app;
+}

@@ -1,0 +1,17 @@
+/**
+ * `GET /api/runs`: the list of runs as JSON.
+ *
+ * @example
+ * ```ts
+ * const runs = await (await createApp({ runsDir: "runs" }).request("/api/runs")).json();
+ * ```
+ * @module
+ */
+import type { RouteContext } from "../../app.ts";
+import { listRuns } from "../../lib/run_reader.ts";
+import { json } from "./json.ts";
+
+/** GET /api/runs. */
+export async function GET(ctx: RouteContext): Promise<Response> {
+  return json(await listRuns(ctx.runsDir));
+}

@@ -1,0 +1,21 @@
+/**
+ * `GET /api/runs/:id/live`: the live state of a run (status, stages, curve, progress), re-read from
+ * run.json and train/metrics.jsonl at every call; the run page polls it while the run trains.
+ *
+ * @example
+ * ```ts
+ * const live = await (await createApp({ runsDir: "runs" }).request("/api/runs/quick/live")).json();
+ * ```
+ * @module
+ */
+import type { RouteContext } from "../../../../app.ts";
+import { readLive } from "../../../../lib/run_reader.ts";
+import { liveSnapshot } from "../../../../components/island_props.ts";
+import { json } from "../../json.ts";
+
+/** GET /api/runs/:id/live. */
+export async function GET(ctx: RouteContext): Promise<Response> {
+  const live = await readLive(ctx.runsDir, ctx.params.id);
+  if (live === null) return ctx.notFound(`run ${ctx.params.id}`);
+  return json(liveSnapshot(ctx.params.id, live));
+}
