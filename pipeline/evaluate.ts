@@ -1,17 +1,155 @@
 /**
- * The evaluate stage (placeholder until its issue lands).
+ * The evaluate stage: the best checkpoint of the train stage on the test split, in inference mode (batch
+ * norm on its moving statistics). Writes `evaluate/evaluation.json` (accuracy, per-class accuracy, the
+ * confusion matrix with rows = true class, columns = predicted) and `evaluate/predictions.json` (each test
+ * image's predicted class, confidence and probabilities, for the visualize stage), and returns the numbers
+ * as its run.json summary.
+ *
+ * @example
+ * ```ts
+ * import { evaluateStage } from "./evaluate.ts";
+ * const summary = await evaluateStage.run(ctx); // { accuracy: 0.47, count: 10000, perClass: {…}, … }
+ * ```
  * @module
  */
-import type { StageDefinition } from "../lib/stage.ts";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../lib/atomic.ts";
+import { formatAdapter, selectBackend } from "../lib/backend.ts";
+import { readSplit, testBatches } from "../lib/batches.ts";
+import { loadModel } from "../lib/checkpoint.ts";
 import { PipelineError } from "../lib/errors.ts";
+import { evaluateBatches } from "../lib/predict.ts";
+import { limitSplit } from "../lib/split_limit.ts";
+import type { StageContext, StageDefinition } from "../lib/stage.ts";
+import { BEST_CHECKPOINT } from "../lib/train_loop.ts";
+
+const lib = (name: string) => new URL(`../lib/${name}`, import.meta.url);
+
+/** Digits kept of each probability in predictions.json. */
+const PROB_DIGITS = 6;
+
+async function readClasses(decodeDir: string, numClasses: number): Promise<string[]> {
+  const path = join(decodeDir, "meta.json");
+  let meta: { classes?: unknown };
+  try {
+    meta = JSON.parse(await Deno.readTextFile(path));
+  } catch (err) {
+    throw new PipelineError("evaluate", `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const classes = meta.classes;
+  if (
+    !Array.isArray(classes) || classes.length !== numClasses || !classes.every((c) => typeof c === "string")
+  ) {
+    throw new PipelineError("evaluate", `Cannot read ${path}: classes must be ${numClasses} names`);
+  }
+  return classes;
+}
+
+/**
+ * Evaluate `train/checkpoints/best` on the test split and write the stage's files into `ctx.dir`.
+ *
+ * @example
+ * ```ts
+ * const { accuracy } = await runEvaluateStage(ctx);
+ * ```
+ */
+export async function runEvaluateStage(ctx: StageContext): Promise<Record<string, unknown>> {
+  const { config, log } = ctx;
+  const backend = await selectBackend(config.backend, { stage: "evaluate" });
+  log.info(`evaluate: backend ${backend.backend}, adapter: ${formatAdapter(backend.adapter)}`);
+  const decodeDir = ctx.input("decode");
+  const classes = await readClasses(decodeDir, config.numClasses);
+  const test = limitSplit(await readSplit(decodeDir, "test"), config.testLimit);
+  const checkpointDir = join(ctx.input("train"), "checkpoints", "best");
+  let model;
+  try {
+    model = await loadModel(checkpointDir);
+  } catch (err) {
+    throw new PipelineError("evaluate", `Cannot load ${checkpointDir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  try {
+    const bar = log.progress("evaluate", { unit: "img" });
+    const result = await evaluateBatches(
+      model,
+      testBatches(test, { batchSize: config.evalBatchSize, mean: config.mean, std: config.std }),
+      {
+        numClasses: config.numClasses,
+        keepPredictions: true,
+        onBatch: (seen) => bar.update(seen, test.count),
+      },
+    );
+    bar.done(`accuracy ${result.accuracy.toFixed(4)}`);
+    const perClass = result.perClass.map((p, i) => ({
+      class: classes[i],
+      accuracy: p.accuracy,
+      count: p.count,
+    }));
+    const evaluation = {
+      accuracy: result.accuracy,
+      count: result.count,
+      correct: result.correct,
+      classes,
+      checkpoint: BEST_CHECKPOINT,
+      perClass,
+      confusion: result.confusion,
+    };
+    const round = (p: number) => Number(p.toFixed(PROB_DIGITS));
+    const predictions = {
+      classes,
+      items: result.predictions.map((p) => ({
+        index: p.index,
+        label: p.label,
+        pred: p.pred,
+        confidence: round(p.confidence),
+        probs: p.probs.map(round),
+      })),
+    };
+    await writeJsonAtomic(join(ctx.dir, "evaluation.json"), evaluation);
+    await writeJsonAtomic(join(ctx.dir, "predictions.json"), predictions);
+    log.info(
+      `evaluate: accuracy ${result.accuracy.toFixed(4)} (${result.correct}/${result.count}); per class: ` +
+        perClass.map((p) => `${p.class} ${p.accuracy.toFixed(2)}`).join(", "),
+    );
+    return {
+      accuracy: result.accuracy,
+      count: result.count,
+      correct: result.correct,
+      checkpoint: BEST_CHECKPOINT,
+      perClass: Object.fromEntries(perClass.map((p) => [p.class, p.accuracy])),
+      confusion: result.confusion,
+      backend: backend.backend,
+      kernels: backend.kernels,
+      adapter: backend.adapter?.name ?? null,
+    };
+  } finally {
+    model.dispose();
+  }
+}
 
 /** The evaluate stage. */
 export const evaluateStage: StageDefinition = {
   name: "evaluate",
   deps: ["decode", "train"],
-  code: [new URL(import.meta.url)],
-  params: () => ({}),
-  run() {
-    return Promise.reject(new PipelineError("evaluate", "the evaluate stage is not built yet"));
-  },
+  code: [
+    new URL(import.meta.url),
+    lib("checkpoint.ts"),
+    lib("predict.ts"),
+    lib("backend.ts"),
+    lib("webgpu_kernels.ts"),
+    lib("batches.ts"),
+    lib("split_limit.ts"),
+    lib("train_loop.ts"),
+  ],
+  params: (config) => ({
+    arch: config.arch,
+    numClasses: config.numClasses,
+    backend: config.backend,
+    evalBatchSize: config.evalBatchSize,
+    mean: config.mean,
+    std: config.std,
+    testLimit: config.testLimit,
+  }),
+  run: (ctx) => runEvaluateStage(ctx),
 };

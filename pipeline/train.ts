@@ -1,17 +1,154 @@
 /**
- * The train stage (placeholder until its issue lands).
+ * The train stage: the decoded splits and the seeded augment plan in; a trained ResNet out, as
+ * `train/metrics.jsonl` (one event a line, written as it happens), `train/train.json` and
+ * `train/checkpoints/{best,last}` (see the README's run-folder contract and lib/train_loop.ts).
+ *
+ * Resumable: with `--resume` it continues an interrupted run from `checkpoints/last` (weights, momentum
+ * slots, epoch, step; the data order is a function of the plan and (epoch, step)), so that on the same
+ * adapter the resumed run's losses equal an uninterrupted run's.
+ *
+ * @example
+ * ```ts
+ * import { trainStage } from "./train.ts";
+ * const summary = await trainStage.run(ctx); // { bestEpoch, bestAccuracy, … }
+ * ```
  * @module
  */
-import type { StageDefinition } from "../lib/stage.ts";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { formatAdapter, selectBackend } from "../lib/backend.ts";
+import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/batches.ts";
 import { PipelineError } from "../lib/errors.ts";
+import { importPretrained } from "../lib/pretrained_source.ts";
+import { buildResNet } from "../lib/resnet.ts";
+import { limitSplit } from "../lib/split_limit.ts";
+import type { StageContext, StageDefinition } from "../lib/stage.ts";
+import { runTraining, type TrainLoopOptions, trainParams, type TrainSources } from "../lib/train_loop.ts";
+
+const lib = (name: string) => new URL(`../lib/${name}`, import.meta.url);
+
+/** Loop options a caller may add to a stage run (tests: a crash hook, frequent checkpoints). */
+export type TrainExtras = Pick<
+  TrainLoopOptions,
+  "onStep" | "checkpointEverySteps" | "checkpointEverySeconds"
+>;
+
+/**
+ * Run the train stage with extra loop options (what `trainStage.run` does with none).
+ *
+ * @example
+ * ```ts
+ * await runTrainStage(ctx, { checkpointEverySteps: 2 });
+ * ```
+ */
+export async function runTrainStage(
+  ctx: StageContext,
+  extras: TrainExtras = {},
+): Promise<Record<string, unknown>> {
+  const { config, log } = ctx;
+  const backend = await selectBackend(config.backend, { stage: "train" });
+  log.info(
+    `train: backend ${backend.backend} (${backend.kernels} conv kernels), adapter: ${
+      formatAdapter(backend.adapter)
+    }`,
+  );
+
+  const decodeDir = ctx.input("decode");
+  const train = limitSplit(await readSplit(decodeDir, "train"), config.trainLimit);
+  const test = limitSplit(await readSplit(decodeDir, "test"), config.testLimit);
+  const plan = await readAugmentPlan(ctx.input("augment"));
+  if (plan.count !== train.count) {
+    throw new PipelineError(
+      "train",
+      `the augment plan is for ${plan.count} images, the train split has ${train.count}`,
+    );
+  }
+  if (plan.perEpoch.length < config.epochs) {
+    throw new PipelineError(
+      "train",
+      `the augment plan covers ${plan.perEpoch.length} epochs, training needs ${config.epochs}`,
+    );
+  }
+  const { mean, std, batchSize, evalBatchSize } = config;
+  const sources: TrainSources = {
+    trainCount: train.count,
+    stepsPerEpoch: Math.ceil(train.count / batchSize),
+    trainBatches: (epoch, startStep) => trainBatches(train, plan, { epoch, batchSize, mean, std, startStep }),
+    testBatches: () => testBatches(test, { batchSize: evalBatchSize, mean, std }),
+  };
+
+  let pretrained: Record<string, unknown> | null = null;
+  const createModel = async (): Promise<tfl.LayersModel> => {
+    const source = config.pretrained;
+    // torchvision/timm weights (safetensors) expect PyTorch's symmetric padding; MindSpore's, 'same'.
+    const padding = source && /\.safetensors$/i.test(source) ? "torch" : "same";
+    const model = buildResNet(config.arch, { numClasses: config.numClasses, seed: config.seed, padding });
+    if (source) {
+      const report = await importPretrained(model, source, { log });
+      log.info(`train: imported ${report.tensorsLoaded} tensors from ${report.file} (padding "${padding}")`);
+      pretrained = {
+        file: report.file,
+        sha256: report.source.sha256,
+        tensors: report.tensorsLoaded,
+        padding,
+      };
+    }
+    return model;
+  };
+
+  const result = await runTraining(sources, {
+    config,
+    dir: ctx.dir,
+    log,
+    backend,
+    resume: ctx.resume,
+    params: trainParams(config),
+    createModel,
+    ...extras,
+  });
+  const last = result.epochs.at(-1);
+  return {
+    bestEpoch: result.bestEpoch,
+    bestAccuracy: result.bestAccuracy,
+    bestCheckpoint: result.bestCheckpoint,
+    epochs: result.epochs.map((e) => ({
+      epoch: e.epoch,
+      meanLoss: e.meanLoss,
+      testAccuracy: e.testAccuracy,
+      lr: e.lr,
+      seconds: e.seconds,
+    })),
+    steps: result.globalStep,
+    imagesPerSecond: last?.imagesPerSecond ?? null,
+    backend: result.backend,
+    kernels: result.kernels,
+    adapter: result.adapter?.name ?? null,
+    softwareAdapter: result.adapter?.isFallbackAdapter ?? null,
+    resumedFrom: result.resumedFrom,
+    ...(pretrained ? { pretrained } : {}),
+  };
+}
 
 /** The train stage. */
 export const trainStage: StageDefinition = {
   name: "train",
   deps: ["decode", "augment"],
-  code: [new URL(import.meta.url)],
-  params: () => ({}),
-  run() {
-    return Promise.reject(new PipelineError("train", "the train stage is not built yet"));
-  },
+  code: [
+    new URL(import.meta.url),
+    lib("train_loop.ts"),
+    lib("resnet.ts"),
+    lib("lr_schedule.ts"),
+    lib("checkpoint.ts"),
+    lib("metrics_log.ts"),
+    lib("predict.ts"),
+    lib("backend.ts"),
+    lib("webgpu_kernels.ts"),
+    lib("batches.ts"),
+    lib("split_limit.ts"),
+    lib("augment_plan.ts"),
+    lib("pretrained_source.ts"),
+    lib("weight_import.ts"),
+  ],
+  params: trainParams,
+  resumable: true,
+  run: (ctx) => runTrainStage(ctx),
 };

@@ -1,0 +1,137 @@
+/**
+ * Run a classifier over labelled batches in inference mode (batch norm uses its moving statistics) and
+ * count what it got right: accuracy, per-class accuracy, the confusion matrix and, if asked, every image's
+ * predicted class and probabilities.
+ *
+ * @example
+ * ```ts
+ * import { evaluateBatches } from "./predict.ts";
+ * const result = await evaluateBatches(model, testBatches(data, options), { numClasses: 10 });
+ * console.log(result.accuracy, result.confusion[3][5]); // cats taken for dogs
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+
+/**
+ * A batch of normalized images and their labels: what `lib/batches.ts` yields (its `Batch` fits this).
+ * `x` is `size × H × W × C` (NHWC) float32.
+ */
+export interface LabeledBatch {
+  x: Float32Array;
+  y: Int32Array;
+  size: number;
+  /** Each image's index in its split. */
+  indices: Uint32Array;
+}
+
+/** One image's prediction. */
+export interface Prediction {
+  /** Index of the image in its split. */
+  index: number;
+  /** True class. */
+  label: number;
+  /** Predicted class (the first of equal maxima). */
+  pred: number;
+  /** Softmax probability of the predicted class. */
+  confidence: number;
+  /** Softmax probabilities of every class. */
+  probs: number[];
+}
+
+/** What {@linkcode evaluateBatches} counted. */
+export interface EvaluationResult {
+  /** Images seen. */
+  count: number;
+  /** Images predicted right. */
+  correct: number;
+  /** correct / count (0 when count is 0). */
+  accuracy: number;
+  /** `confusion[true][pred]` = images. */
+  confusion: number[][];
+  /** Per true class: images, right ones, and their ratio. */
+  perClass: { count: number; correct: number; accuracy: number }[];
+  /** Every image's prediction, in the order seen (only with `keepPredictions`). */
+  predictions: Prediction[];
+}
+
+/** Options of {@linkcode evaluateBatches}. */
+export interface EvaluateOptions {
+  /** Classes of the head. */
+  numClasses: number;
+  /** Keep each image's prediction and probabilities. */
+  keepPredictions?: boolean;
+  /** Called after each batch with the images seen so far. */
+  onBatch?: (seen: number) => void;
+}
+
+/**
+ * Evaluate `model` on every batch of `batches`, in inference mode.
+ *
+ * @example
+ * ```ts
+ * const { accuracy, perClass } = await evaluateBatches(model, batches, { numClasses: 10, keepPredictions: true });
+ * ```
+ */
+export async function evaluateBatches(
+  model: tfl.LayersModel,
+  batches: ReadableStream<LabeledBatch> | AsyncIterable<LabeledBatch>,
+  options: EvaluateOptions,
+): Promise<EvaluationResult> {
+  const k = options.numClasses;
+  const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const predictions: Prediction[] = [];
+  const [h, w, c] = inputShapeOf(model);
+  let count = 0;
+  for await (const batch of batches as AsyncIterable<LabeledBatch>) {
+    if (batch.size === 0) continue;
+    const probsT = tf.tidy(() => {
+      const x = tf.tensor4d(batch.x, [batch.size, h, w, c]);
+      return tf.softmax(model.predict(x) as tf.Tensor);
+    });
+    let probs: Float32Array;
+    try {
+      probs = await probsT.data() as Float32Array;
+    } finally {
+      probsT.dispose();
+    }
+    for (let i = 0; i < batch.size; i++) {
+      const row = probs.subarray(i * k, (i + 1) * k);
+      let pred = 0;
+      for (let j = 1; j < k; j++) if (row[j] > row[pred]) pred = j;
+      const label = batch.y[i];
+      if (label < 0 || label >= k) {
+        throw new RangeError(`label ${label} of image ${batch.indices[i]} is not < ${k}`);
+      }
+      confusion[label][pred]++;
+      if (options.keepPredictions) {
+        predictions.push({
+          index: batch.indices[i],
+          label,
+          pred,
+          confidence: row[pred],
+          probs: Array.from(row),
+        });
+      }
+    }
+    count += batch.size;
+    options.onBatch?.(count);
+  }
+  const perClass = confusion.map((row, i) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    return { count: n, correct: row[i], accuracy: n > 0 ? row[i] / n : 0 };
+  });
+  const correct = perClass.reduce((a, p) => a + p.correct, 0);
+  return { count, correct, accuracy: count > 0 ? correct / count : 0, confusion, perClass, predictions };
+}
+
+/** The model's input image shape [H, W, C]. */
+export function inputShapeOf(model: tfl.LayersModel): [number, number, number] {
+  const shape = model.inputs[0].shape;
+  const [h, w, c] = shape.slice(1);
+  if (shape.length !== 4 || !h || !w || !c) {
+    throw new Error(`expected an NHWC image model, got input [${shape}]`);
+  }
+  return [h, w, c];
+}
