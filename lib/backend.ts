@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
-import type { Backend } from "./config.ts";
+import type { Backend, KernelSet } from "./config.ts";
 import { PipelineError } from "./errors.ts";
 import { projectKernelsActive, registerProjectKernels, unregisterProjectKernels } from "./webgpu_kernels.ts";
 
@@ -30,8 +30,7 @@ export interface AdapterDescription {
   isFallbackAdapter: boolean;
 }
 
-/** Which convolution kernels the webgpu backend runs: the project's (lib/webgpu_kernels.ts) or tfjs's own. */
-export type KernelSet = "project" | "stock";
+export type { KernelSet };
 
 /** The backend a run computes on, and its adapter (null for the cpu backend). */
 export interface BackendInfo {
@@ -84,6 +83,22 @@ export function formatAdapter(adapter: AdapterDescription | null): string {
   return parts.join(", ");
 }
 
+/**
+ * Mesa's GL/EGL probing prints "error: XDG_RUNTIME_DIR is invalid or not set" on machines without a login
+ * session (CI, containers), which reads like a fault of ours. Give it a private folder before the first
+ * adapter request, as a login session would.
+ */
+function ensureRuntimeDir(): void {
+  if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/resnet-cifar-deno-runtime-${Deno.uid() ?? "user"}`;
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // Only cosmetic: Mesa then prints its warning.
+  }
+}
+
 /** Options of {@linkcode selectBackend}. */
 export interface SelectBackendOptions {
   /** The stage named in errors (default "train"). */
@@ -122,6 +137,7 @@ export async function selectBackend(
       "WebGPU is not available in this Deno: run with --unstable-webgpu (the deno tasks do), or use --backend cpu",
     );
   }
+  ensureRuntimeDir();
   const adapter = await describeAdapter();
   if (!adapter) {
     throw new PipelineError(

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import {
   ARCHS,
   BACKENDS,
+  KERNEL_SETS,
   type PipelineConfig,
   PRESET_NAMES,
   type PresetName,
@@ -154,6 +155,13 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
     value: "NAME",
     help: `tfjs backend: ${BACKENDS.join(", ")}`,
     parse: oneOf(BACKENDS),
+  },
+  {
+    key: "kernels",
+    flag: "kernels",
+    value: "SET",
+    help: `webgpu convolution kernels: ${KERNEL_SETS.join(", ")}`,
+    parse: oneOf(KERNEL_SETS),
   },
   { key: "epochs", flag: "epochs", value: "N", help: "training epochs", parse: int(1, 10_000) },
   {

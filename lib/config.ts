@@ -31,6 +31,11 @@ export const BACKENDS = ["webgpu", "cpu"] as const;
 /** One tfjs backend. */
 export type Backend = typeof BACKENDS[number];
 
+/** The webgpu backend's convolution kernels: the project's (lib/webgpu_kernels.ts) or tfjs's stock ones. */
+export const KERNEL_SETS = ["project", "stock"] as const;
+/** One kernel set. */
+export type KernelSet = typeof KERNEL_SETS[number];
+
 /** Names of the presets. */
 export const PRESET_NAMES = ["seed", "quick", "smoke"] as const;
 /** One preset's name. */
@@ -72,6 +77,8 @@ export interface PipelineConfig {
   // train
   /** tfjs backend. */
   backend: Backend;
+  /** Convolution kernels on webgpu: the project's faster ones, or tfjs's stock ones (for comparison). */
+  kernels: KernelSet;
   /** Training epochs (epochs). */
   epochs: number;
   /** Training batch size (images). */
@@ -111,6 +118,7 @@ export const SEED_PRESET: PipelineConfig = {
   numClasses: 10,
   pretrained: null,
   backend: "webgpu",
+  kernels: "project",
   epochs: 5,
   batchSize: 256,
   evalBatchSize: 256,
@@ -130,8 +138,8 @@ export const SEED_PRESET: PipelineConfig = {
 export const QUICK_PRESET: PipelineConfig = {
   ...SEED_PRESET,
   preset: "quick",
-  trainLimit: 256,
-  testLimit: 256,
+  trainLimit: 192,
+  testLimit: 192,
   epochs: 2,
   decayEpochs: 2,
   batchSize: 32,

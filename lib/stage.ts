@@ -33,6 +33,8 @@ export interface StageContext {
   dir: string;
   /** The run folder (`--out`). */
   runDir: string;
+  /** The stage cache (`--cache-dir`); stages keep downloads of their own under it (pretrained weights). */
+  cacheDir: string;
   /** The folder of an upstream stage's outputs (`<out>/<stage>`); only stages named in `deps`. */
   input(stage: StageName): string;
   /** Whether `--resume` was given. */
@@ -49,8 +51,11 @@ export interface StageDefinition {
   deps: readonly StageName[];
   /** Source files whose contents are the stage's code version (its own file and the lib files it uses). */
   code: readonly URL[];
-  /** The part of the config that changes this stage's outputs. */
-  params(config: PipelineConfig): Record<string, unknown>;
+  /**
+   * The part of the config that changes this stage's outputs. May be async, e.g. to stand for a local input
+   * file by its SHA-256 rather than its path.
+   */
+  params(config: PipelineConfig): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Does the work; returns a small JSON summary that goes into run.json. */
   run(ctx: StageContext): Promise<Record<string, unknown> | void>;
   /** Whether an interrupted run's folder is kept for `--resume` (train). */

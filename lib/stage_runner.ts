@@ -276,7 +276,7 @@ export async function runPipeline(
       inputs[dep] = digest;
     }
     const keyParts: KeyParts = {
-      params: JSON.parse(canonicalJson(stage.params(config))),
+      params: JSON.parse(canonicalJson(await stage.params(config))),
       inputs,
       code: await codeDigests(stage),
     };
@@ -313,6 +313,7 @@ export async function runPipeline(
       config,
       dir,
       runDir,
+      cacheDir,
       resume: resuming,
       log,
       input: (name) => {

@@ -166,6 +166,7 @@ export function trainParams(config: PipelineConfig): Record<string, unknown> {
     numClasses: config.numClasses,
     pretrained: config.pretrained,
     backend: config.backend,
+    kernels: config.kernels,
     epochs: config.epochs,
     batchSize: config.batchSize,
     evalBatchSize: config.evalBatchSize,

@@ -55,7 +55,7 @@ async function readClasses(decodeDir: string, numClasses: number): Promise<strin
  */
 export async function runEvaluateStage(ctx: StageContext): Promise<Record<string, unknown>> {
   const { config, log } = ctx;
-  const backend = await selectBackend(config.backend, { stage: "evaluate" });
+  const backend = await selectBackend(config.backend, { stage: "evaluate", kernels: config.kernels });
   log.info(`evaluate: backend ${backend.backend}, adapter: ${formatAdapter(backend.adapter)}`);
   const decodeDir = ctx.input("decode");
   const classes = await readClasses(decodeDir, config.numClasses);

@@ -18,6 +18,8 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { formatAdapter, selectBackend } from "../lib/backend.ts";
 import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/batches.ts";
 import { PipelineError } from "../lib/errors.ts";
+import { sha256File } from "../lib/hash.ts";
+import { describeOsError } from "../lib/os_error.ts";
 import { importPretrained } from "../lib/pretrained_source.ts";
 import { buildResNet } from "../lib/resnet.ts";
 import { limitSplit } from "../lib/split_limit.ts";
@@ -45,7 +47,7 @@ export async function runTrainStage(
   extras: TrainExtras = {},
 ): Promise<Record<string, unknown>> {
   const { config, log } = ctx;
-  const backend = await selectBackend(config.backend, { stage: "train" });
+  const backend = await selectBackend(config.backend, { stage: "train", kernels: config.kernels });
   log.info(
     `train: backend ${backend.backend} (${backend.kernels} conv kernels), adapter: ${
       formatAdapter(backend.adapter)
@@ -83,7 +85,7 @@ export async function runTrainStage(
     const padding = source && /\.safetensors$/i.test(source) ? "torch" : "same";
     const model = buildResNet(config.arch, { numClasses: config.numClasses, seed: config.seed, padding });
     if (source) {
-      const report = await importPretrained(model, source, { log });
+      const report = await importPretrained(model, source, { log, cacheDir: ctx.cacheDir });
       log.info(`train: imported ${report.tensorsLoaded} tensors from ${report.file} (padding "${padding}")`);
       pretrained = {
         file: report.file,
@@ -128,6 +130,23 @@ export async function runTrainStage(
   };
 }
 
+/**
+ * What stands for the pretrained weights in the cache key: a local file by its SHA-256 (so an edited file
+ * retrains even under the same name), a URL or the word "mindspore" by itself (downloads are cached and
+ * checksummed by lib/pretrained_source.ts).
+ */
+async function pretrainedIdentity(source: string | null): Promise<unknown> {
+  if (!source || /^(https?:|mindspore$)/.test(source)) return source;
+  const path = source.startsWith("file:") ? new URL(source).pathname : source;
+  try {
+    return { file: path.split("/").pop(), sha256: await sha256File(path) };
+  } catch (err) {
+    throw new PipelineError("train", `Cannot read --pretrained ${source}: ${describeOsError(err)}`, {
+      cause: err,
+    });
+  }
+}
+
 /** The train stage. */
 export const trainStage: StageDefinition = {
   name: "train",
@@ -147,8 +166,13 @@ export const trainStage: StageDefinition = {
     lib("augment_plan.ts"),
     lib("pretrained_source.ts"),
     lib("weight_import.ts"),
+    lib("safetensors.ts"),
+    lib("mindspore_checkpoint.ts"),
   ],
-  params: trainParams,
+  params: async (config) => ({
+    ...trainParams(config),
+    pretrained: await pretrainedIdentity(config.pretrained),
+  }),
   resumable: true,
   run: (ctx) => runTrainStage(ctx),
 };

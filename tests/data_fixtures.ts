@@ -134,6 +134,7 @@ export async function makeContext(
     config: resolveConfig("smoke", overrides),
     dir,
     runDir,
+    cacheDir: join(runDir, ".cache"),
     input: (s) => join(runDir, s),
     resume: false,
     log: createLogger({ quiet: true }),

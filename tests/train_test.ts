@@ -79,6 +79,7 @@ function context(
     config,
     dir: join(runDir, stage),
     runDir,
+    cacheDir: join(runDir, ".cache"),
     resume,
     log: createLogger({ write: (line) => lines.push(line), tty: false }),
     input: (name) => join(runDir, name),

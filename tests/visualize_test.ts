@@ -21,6 +21,7 @@ function contextFor(runDir: string, config: PipelineConfig, out: string, lines: 
     config,
     dir: out,
     runDir,
+    cacheDir: join(runDir, ".cache"),
     input: (stage) => join(runDir, stage),
     resume: false,
     log: createLogger({ write: (l) => lines.push(l), tty: false }),

@@ -1,0 +1,331 @@
+/**
+ * ResNet training throughput on this machine's WebGPU adapter, stock tfjs kernels against the project's
+ * configuration (`registerProjectKernels()` from lib/webgpu_kernels.ts), alternately in one process.
+ *
+ * For each batch size, two copies of the same seeded network (one per configuration) train on the same
+ * synthetic batches. After a warm-up step per configuration (shader compiles), the timed steps alternate
+ * stock, project, stock, project, … so that the load of other processes falls on both alike. It prints the
+ * median step time and img/s of each, their ratio, both loss curves (they must match) and the live tensor
+ * count before and after the timed steps (equal: no leak).
+ *
+ * ```sh
+ * deno run -A --unstable-webgpu bench/throughput_bench.ts                        # batch 16, 32, 64; 3 steps
+ * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 32 --steps 2   # a short run
+ * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 16 --profile   # where a step's time goes
+ * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 8 --grad-check   # gradients match stock
+ * deno run -A --unstable-webgpu bench/throughput_bench.ts --arch tiny --batch 8 --steps 3 --json out.json
+ * ```
+ *
+ * Options: `--arch A` (default resnet50), `--batch 16,32,64`, `--steps N` timed steps per configuration
+ * (default 3), `--modes stock,project` (either or both), `--profile` (one profiled step per configuration
+ * after the warm-up, kernels ranked by time), `--top N` profile rows (default 15), `--grad-check` (instead of
+ * timing: one batch's gradients of every weight, stock against project, worst relative error), `--json FILE`.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/backend.ts";
+import { type Arch, ARCHS } from "../lib/config.ts";
+import { buildResNet } from "../lib/resnet.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
+import { registerProjectKernels, unregisterProjectKernels } from "../lib/webgpu_kernels.ts";
+
+/** The two configurations compared. */
+export type Mode = "stock" | "project";
+
+/** The figures of one configuration at one batch size. */
+export interface ModeResult {
+  mode: Mode;
+  batch: number;
+  /** Seconds of the warm-up step (shader compiles included). */
+  warmupSeconds: number;
+  /** Seconds of each timed step. */
+  seconds: number[];
+  /** Median of `seconds`. */
+  medianSeconds: number;
+  /** batch / medianSeconds. */
+  imagesPerSecond: number;
+  /** Loss of every step, warm-up first. */
+  losses: number[];
+  /** Live tensors (`tf.memory().numTensors`) before and after the timed steps. */
+  tensors: [number, number];
+}
+
+/** One profiled kernel: total milliseconds of a step spent in it and how many times it ran. */
+export interface KernelProfileRow {
+  name: string;
+  ms: number;
+  count: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * A deterministic synthetic CIFAR-shaped batch (values in [−1, 1), labels cycling 0..9).
+ *
+ * @example
+ * ```ts
+ * syntheticBatch(16, 1).x.length; // 16 × 32 × 32 × 3
+ * ```
+ */
+export function syntheticBatch(size: number, seed: number) {
+  const x = new Float32Array(size * 32 * 32 * 3);
+  let s = seed >>> 0;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = s / 2 ** 31 - 1;
+  }
+  const y = Int32Array.from({ length: size }, (_, i) => (i + seed) % 10);
+  return { x, y, size, indices: Uint32Array.from({ length: size }, (_, i) => i) };
+}
+
+function useMode(mode: Mode) {
+  if (mode === "project") registerProjectKernels();
+  else unregisterProjectKernels();
+}
+
+/**
+ * Rank the kernels of one profiled call by total time (tfjs's webgpu backend times each kernel with
+ * timestamp queries when the adapter offers them).
+ *
+ * @example
+ * ```ts
+ * const rows = await profileKernels(() => step(batch));
+ * console.log(rows[0].name, rows[0].ms, rows[0].count);
+ * ```
+ */
+export async function profileKernels(f: () => Promise<unknown>): Promise<KernelProfileRow[]> {
+  let inner: Promise<unknown> = Promise.resolve();
+  const info = await tf.profile(() => {
+    inner = f();
+    return tf.scalar(0);
+  });
+  await inner;
+  const rows = new Map<string, KernelProfileRow>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const row = rows.get(k.name) ?? { name: k.name, ms: 0, count: 0 };
+    row.ms += ms;
+    row.count++;
+    rows.set(k.name, row);
+  }
+  return [...rows.values()].sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * Train `arch` at batch `batch` in each of `modes`, alternating the timed steps between them.
+ *
+ * @example
+ * ```ts
+ * await selectBackend("webgpu");
+ * const [stock, project] = await benchBatch("tiny", 8, { steps: 2, modes: ["stock", "project"] });
+ * console.log(project.imagesPerSecond / stock.imagesPerSecond);
+ * ```
+ */
+export async function benchBatch(
+  arch: Arch,
+  batch: number,
+  options: { steps: number; modes: Mode[]; profile?: boolean; top?: number },
+): Promise<ModeResult[]> {
+  const runs = options.modes.map((mode) => {
+    const model = buildResNet(arch, { numClasses: 10, seed: 1 });
+    const optimizer = tf.train.momentum(1e-3, 0.9);
+    return { mode, model, optimizer, step: createTrainStep(model, optimizer, 10) };
+  });
+  const results: ModeResult[] = runs.map(({ mode }) => ({
+    mode,
+    batch,
+    warmupSeconds: 0,
+    seconds: [],
+    medianSeconds: 0,
+    imagesPerSecond: 0,
+    losses: [],
+    tensors: [0, 0],
+  }));
+  try {
+    // warm-up: the same first batch for every configuration
+    for (const [i, run] of runs.entries()) {
+      useMode(run.mode);
+      const t = performance.now();
+      results[i].losses.push(await run.step(syntheticBatch(batch, 0)));
+      results[i].warmupSeconds = (performance.now() - t) / 1000;
+      console.log(
+        `  ${run.mode} warm-up ${results[i].warmupSeconds.toFixed(1)} s, loss ${results[i].losses[0]}`,
+      );
+    }
+    if (options.profile) {
+      for (const run of runs) {
+        useMode(run.mode);
+        const t = performance.now();
+        const rows = await profileKernels(() => run.step(syntheticBatch(batch, 999)));
+        const total = rows.reduce((a, r) => a + r.ms, 0);
+        const dispatches = rows.reduce((a, r) => a + r.count, 0);
+        console.log(
+          `\n  profile ${run.mode}, batch ${batch}: ${((performance.now() - t) / 1000).toFixed(1)} s wall ` +
+            `(profiled), ${total.toFixed(0)} ms in kernels, ${dispatches} kernel calls`,
+        );
+        console.log("  | kernel | ms | % | calls |\n  | --- | --- | --- | --- |");
+        for (const r of rows.slice(0, options.top ?? 15)) {
+          console.log(
+            `  | ${r.name} | ${r.ms.toFixed(0)} | ${(100 * r.ms / total).toFixed(1)} | ${r.count} |`,
+          );
+        }
+      }
+    }
+    for (const [i] of runs.entries()) results[i].tensors[0] = tf.memory().numTensors;
+    for (let s = 1; s <= options.steps; s++) {
+      for (const [i, run] of runs.entries()) {
+        useMode(run.mode);
+        const t = performance.now();
+        results[i].losses.push(await run.step(syntheticBatch(batch, s)));
+        const sec = (performance.now() - t) / 1000;
+        results[i].seconds.push(sec);
+        console.log(`  ${run.mode} step ${s}: ${sec.toFixed(2)} s, loss ${results[i].losses.at(-1)}`);
+      }
+    }
+    for (const r of results) {
+      r.tensors[1] = tf.memory().numTensors;
+      r.medianSeconds = r.seconds.length ? median(r.seconds) : r.warmupSeconds;
+      r.imagesPerSecond = batch / r.medianSeconds;
+    }
+    return results;
+  } finally {
+    for (const run of runs) {
+      disposeOptimizer(run.optimizer);
+      run.model.dispose();
+    }
+    unregisterProjectKernels();
+  }
+}
+
+/**
+ * One batch's gradients of every trainable weight, from the same weights, with the stock kernels and with
+ * the project's: the worst relative error (max |project − stock| / max |stock| per weight) and its weight.
+ *
+ * @example
+ * ```ts
+ * const { worst, weight } = await compareGradients("tiny", 4);
+ * ```
+ */
+export async function compareGradients(
+  arch: Arch,
+  batch: number,
+): Promise<{ worst: number; weight: string }> {
+  const model = buildResNet(arch, { numClasses: 10, seed: 1 });
+  const data = syntheticBatch(batch, 7);
+  const x = tf.tensor4d(data.x, [batch, 32, 32, 3]);
+  const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, "int32"), 10), "float32"));
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const values: Float32Array[][] = [];
+  try {
+    for (const mode of ["project", "stock"] as const) {
+      useMode(mode);
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        vars,
+      );
+      values.push(await Promise.all(vars.map((v) => grads[v.name].data() as Promise<Float32Array>)));
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+  } finally {
+    unregisterProjectKernels();
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+  let worst = 0, weight = "";
+  vars.forEach((v, i) => {
+    const [project, stock] = [values[0][i], values[1][i]];
+    let err = 0, scale = 0;
+    for (let j = 0; j < stock.length; j++) {
+      err = Math.max(err, Math.abs(project[j] - stock[j]));
+      scale = Math.max(scale, Math.abs(stock[j]));
+    }
+    if (scale > 0 && err / scale >= worst) [worst, weight] = [err / scale, v.name];
+  });
+  return { worst, weight };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      arch: { type: "string", default: "resnet50" },
+      batch: { type: "string", default: "16,32,64" },
+      steps: { type: "string", default: "3" },
+      modes: { type: "string", default: "stock,project" },
+      profile: { type: "boolean", default: false },
+      top: { type: "string", default: "15" },
+      "grad-check": { type: "boolean", default: false },
+      json: { type: "string" },
+    },
+  });
+  const arch = values.arch as Arch;
+  if (!ARCHS.includes(arch)) throw new Error(`--arch must be one of ${ARCHS.join(", ")}`);
+  const modes = values.modes.split(",") as Mode[];
+  for (const m of modes) if (m !== "stock" && m !== "project") throw new Error(`unknown mode "${m}"`);
+  const batches = values.batch.split(",").map(Number);
+  const steps = Number(values.steps);
+  const { adapter } = await selectBackend("webgpu", { stage: "bench", kernels: "stock" }) as {
+    adapter: AdapterDescription;
+  };
+  // a kernel whose shader fails leaves its output buffer unwritten: make such errors loud
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  device.addEventListener("uncapturederror", (e) => {
+    console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+  });
+  console.log(`adapter: ${formatAdapter(adapter)} (isFallbackAdapter: ${adapter.isFallbackAdapter})`);
+  console.log(
+    `deno ${Deno.version.deno}, tfjs ${tf.version_core}, ${navigator.hardwareConcurrency} CPU threads, ` +
+      `load ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+  );
+  if (values["grad-check"]) {
+    for (const batch of batches) {
+      const { worst, weight } = await compareGradients(arch, batch);
+      console.log(
+        `${arch}, batch ${batch}: gradients project vs stock, worst relative error ${
+          worst.toExponential(2)
+        } (${weight})`,
+      );
+    }
+    Deno.exit(0);
+  }
+  const all: ModeResult[] = [];
+  for (const batch of batches) {
+    console.log(`\n${arch}, batch ${batch}:`);
+    all.push(
+      ...await benchBatch(arch, batch, { steps, modes, profile: values.profile, top: Number(values.top) }),
+    );
+  }
+  console.log(`\n| batch | configuration | median step s (steps) | train img/s | vs stock | live tensors |`);
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const r of all) {
+    const stock = all.find((s) => s.batch === r.batch && s.mode === "stock");
+    const ratio = stock ? (r.imagesPerSecond / stock.imagesPerSecond).toFixed(2) + "×" : "–";
+    console.log(
+      `| ${r.batch} | ${r.mode} | ${r.medianSeconds.toFixed(2)} (${r.seconds.length}) | ` +
+        `${r.imagesPerSecond.toFixed(2)} | ${ratio} | ${r.tensors[0]} → ${r.tensors[1]} |`,
+    );
+  }
+  const pairs = batches.map((
+    b,
+  ) => [
+    all.find((r) => r.batch === b && r.mode === "stock"),
+    all.find((r) => r.batch === b && r.mode === "project"),
+  ]);
+  for (const [s, p] of pairs) {
+    if (!s || !p) continue;
+    const diff = Math.max(...s.losses.map((l, i) => Math.abs(l - p.losses[i]) / Math.max(1e-6, Math.abs(l))));
+    console.log(`batch ${s.batch}: losses stock ${s.losses.map((l) => l.toFixed(5)).join(" ")}`);
+    console.log(
+      `batch ${s.batch}: losses proj. ${p.losses.map((l) => l.toFixed(5)).join(" ")} (max rel diff ${
+        diff.toExponential(2)
+      })`,
+    );
+  }
+  if (values.json) {
+    await Deno.writeTextFile(values.json, JSON.stringify({ adapter, arch, results: all }, null, 2) + "\n");
+  }
+}

@@ -1,0 +1,224 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { selectBackend } from "../lib/backend.ts";
+import { buildResNet } from "../lib/resnet.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
+import {
+  projectKernelsActive,
+  registerProjectKernels,
+  unregisterProjectKernels,
+} from "../lib/webgpu_kernels.ts";
+
+await selectBackend("webgpu", { stage: "test", kernels: "stock" });
+
+/** Relative error bound: max |project − stock| / max |stock|. */
+const REL_TOL = 1e-4;
+
+/** A conv as ResNet50 runs it: input [h, w, ci], square kernel k, stride s, filters co, tfjs padding. */
+interface ConvShape {
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: number;
+  s: number;
+  pad: "same" | "valid";
+}
+
+/** Every distinct conv of ResNet50 at 32×32 input, read from the model the pipeline trains. */
+function resnet50ConvShapes(): ConvShape[] {
+  const model = buildResNet("resnet50", { numClasses: 10, seed: 1 });
+  const seen = new Map<string, ConvShape>();
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== "Conv2D") continue;
+    const cfg = layer.getConfig() as {
+      kernelSize: number[];
+      strides: number[];
+      padding: "same" | "valid";
+      filters: number;
+    };
+    const [, h, w, ci] = (layer.input as unknown as { shape: number[] }).shape;
+    const shape = { h, w, ci, co: cfg.filters, k: cfg.kernelSize[0], s: cfg.strides[0], pad: cfg.padding };
+    seen.set(JSON.stringify(shape), shape);
+  }
+  model.dispose();
+  return [...seen.values()];
+}
+
+function seeded(shape: [number, number, number, number], seed: number): tf.Tensor4D {
+  return tf.randomUniform(shape, -1, 1, "float32", seed) as tf.Tensor4D;
+}
+
+const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+
+/** `f`'s values; fails on any WebGPU validation error (a shader that does not compile writes nothing). */
+async function checked(f: () => tf.Tensor): Promise<Float32Array> {
+  device.pushErrorScope("validation");
+  const t = f();
+  const values = await t.data() as Float32Array;
+  t.dispose();
+  const error = await device.popErrorScope();
+  assert.equal(error, null, `WebGPU validation error: ${error?.message}`);
+  return values;
+}
+
+/**
+ * Run `f` with the project's kernels, then with the stock ones; return [stock, project] values. The project
+ * runs first so that an output buffer recycled from the stock run can never pass for the project's result.
+ */
+async function stockAndProject(f: () => tf.Tensor): Promise<[Float32Array, Float32Array]> {
+  registerProjectKernels();
+  try {
+    const project = await checked(f);
+    unregisterProjectKernels();
+    const stock = await checked(f);
+    return [stock, project];
+  } finally {
+    unregisterProjectKernels();
+  }
+}
+
+function relativeError(stock: Float32Array, project: Float32Array): number {
+  assert.equal(project.length, stock.length);
+  let err = 0, scale = 0;
+  for (let i = 0; i < stock.length; i++) {
+    err = Math.max(err, Math.abs(project[i] - stock[i]));
+    scale = Math.max(scale, Math.abs(stock[i]));
+  }
+  assert.ok(scale > 0, "stock result is all zeros: the check would prove nothing");
+  return err / scale;
+}
+
+const SHAPES = resnet50ConvShapes();
+// batch 3: the pixel blocks (16) do not divide every layer's batch × height × width, so tails are covered
+const BATCH = 3;
+
+Deno.test("registerProjectKernels swaps the kernels in and unregisterProjectKernels restores the stock ones", () => {
+  const stock = tf.getKernel("Conv2DBackpropFilter", "webgpu")!.kernelFunc;
+  const names = registerProjectKernels({ flags: { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 32 } });
+  assert.deepEqual(names, ["Conv2DBackpropFilter", "FusedConv2D", "Conv2D", "Conv2DBackpropInput"]);
+  assert.ok(projectKernelsActive());
+  assert.notEqual(tf.getKernel("Conv2DBackpropFilter", "webgpu")!.kernelFunc, stock);
+  assert.equal(tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE"), 32);
+  unregisterProjectKernels();
+  assert.ok(!projectKernelsActive());
+  assert.equal(tf.getKernel("Conv2DBackpropFilter", "webgpu")!.kernelFunc, stock);
+  assert.equal(tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE"), 15);
+});
+
+Deno.test(`ResNet50 has the conv shapes the kernels are checked on (${SHAPES.length} distinct)`, () => {
+  // stem 7×7/2, 1×1 and 3×3 convs, stride-2 3×3 convs and stride-2 1×1 down-samples
+  assert.ok(SHAPES.some((s) => s.k === 7 && s.s === 2 && s.ci === 3));
+  assert.ok(SHAPES.some((s) => s.k === 3 && s.s === 2));
+  assert.ok(SHAPES.some((s) => s.k === 1 && s.s === 2));
+  assert.ok(SHAPES.some((s) => s.h === 1 && s.k === 3));
+  assert.ok(SHAPES.length >= 15);
+});
+
+Deno.test("project conv forward (FusedConv2D, with and without bias + relu) matches stock on every ResNet50 conv", async () => {
+  for (const [i, s] of SHAPES.entries()) {
+    const x = seeded([BATCH, s.h, s.w, s.ci], 10 + i);
+    const filter = seeded([s.k, s.k, s.ci, s.co], 20 + i);
+    const bias = tf.randomUniform([s.co], -1, 1, "float32", 30 + i) as tf.Tensor1D;
+    try {
+      const plain = await stockAndProject(() => tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad }));
+      const e1 = relativeError(...plain);
+      assert.ok(e1 <= REL_TOL, `forward ${JSON.stringify(s)}: relative error ${e1}`);
+      const fused = await stockAndProject(() =>
+        tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad, bias, activation: "relu" })
+      );
+      const e2 = relativeError(...fused);
+      assert.ok(e2 <= REL_TOL, `forward+bias+relu ${JSON.stringify(s)}: relative error ${e2}`);
+    } finally {
+      tf.dispose([x, filter, bias]);
+    }
+  }
+});
+
+Deno.test("project filter gradient (Conv2DBackpropFilter) matches stock on every ResNet50 conv", async () => {
+  for (const [i, s] of SHAPES.entries()) {
+    const x = seeded([BATCH, s.h, s.w, s.ci], 40 + i);
+    const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
+    const outW = s.pad === "same" ? Math.ceil(s.w / s.s) : Math.floor((s.w - s.k) / s.s) + 1;
+    const dy = seeded([BATCH, outH, outW, s.co], 50 + i);
+    try {
+      const [stock, project] = await stockAndProject(() =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+          strides: [s.s, s.s],
+          pad: s.pad,
+          dataFormat: "NHWC",
+          filterShape: [s.k, s.k, s.ci, s.co],
+        }) as tf.Tensor
+      );
+      const e = relativeError(stock, project);
+      assert.ok(e <= REL_TOL, `filter gradient ${JSON.stringify(s)}: relative error ${e}`);
+    } finally {
+      tf.dispose([x, dy]);
+    }
+  }
+});
+
+Deno.test("project input gradient (Conv2DBackpropInput) matches stock on every ResNet50 conv", async () => {
+  for (const [i, s] of SHAPES.entries()) {
+    const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
+    const outW = s.pad === "same" ? Math.ceil(s.w / s.s) : Math.floor((s.w - s.k) / s.s) + 1;
+    const dy = seeded([BATCH, outH, outW, s.co], 60 + i);
+    const filter = seeded([s.k, s.k, s.ci, s.co], 70 + i);
+    try {
+      const [stock, project] = await stockAndProject(() =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, {
+          strides: [s.s, s.s],
+          pad: s.pad,
+          dataFormat: "NHWC",
+          inputShape: [BATCH, s.h, s.w, s.ci],
+        }) as tf.Tensor
+      );
+      const e = relativeError(stock, project);
+      assert.ok(e <= REL_TOL, `input gradient ${JSON.stringify(s)}: relative error ${e}`);
+    } finally {
+      tf.dispose([dy, filter]);
+    }
+  }
+});
+
+Deno.test("training a tiny ResNet with the project kernels follows the stock loss curve", async () => {
+  const batch = {
+    size: 8,
+    x: tf.randomUniform([8 * 32 * 32 * 3], -1, 1, "float32", 5).dataSync() as Float32Array,
+    y: Int32Array.from({ length: 8 }, (_, i) => (i * 3) % 10),
+    indices: Uint32Array.from({ length: 8 }, (_, i) => i),
+  };
+  const curves: number[][] = [];
+  const tensorCounts: number[][] = [];
+  for (const project of [false, true]) {
+    if (project) registerProjectKernels();
+    const model = buildResNet("tiny", { numClasses: 10, seed: 3 });
+    // lr 0.1 so that five steps move the weights visibly and the curve is a real check
+    const optimizer = tf.train.momentum(0.1, 0.9);
+    try {
+      const step = createTrainStep(model, optimizer, 10);
+      const losses: number[] = [];
+      const counts: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        losses.push(await step(batch));
+        counts.push(tf.memory().numTensors);
+      }
+      curves.push(losses);
+      tensorCounts.push(counts);
+    } finally {
+      disposeOptimizer(optimizer);
+      model.dispose();
+      unregisterProjectKernels();
+    }
+  }
+  const [stock, project] = curves;
+  assert.ok(stock[4] < stock[0], `stock loss should fall over five steps on one batch: ${stock}`);
+  for (let i = 0; i < stock.length; i++) {
+    assert.ok(
+      Math.abs(project[i] - stock[i]) <= 1e-3 * Math.abs(stock[i]),
+      `step ${i + 1}: project loss ${project[i]} vs stock ${stock[i]}`,
+    );
+  }
+  // live tensors constant from the second step on (the first creates the momentum slots)
+  for (const counts of tensorCounts) assert.deepEqual(counts.slice(1), Array(4).fill(counts[1]));
+});
