@@ -16,6 +16,20 @@
 /** The official address of the CIFAR-10 binary archive. `CIFAR10_URL` overrides it. */
 export const OFFICIAL_DATA_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 
+/**
+ * The default stage cache: `$XDG_CACHE_HOME/resnet-cifar-deno`, else `~/.cache/resnet-cifar-deno`.
+ *
+ * @example
+ * ```ts
+ * defaultCacheDir(); // "/home/me/.cache/resnet-cifar-deno"
+ * ```
+ */
+export function defaultCacheDir(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
+  return `${xdg || `${home}/.cache`}/resnet-cifar-deno`;
+}
+
 /** The pipeline's stages, in the order data flows through them. */
 export const STAGE_NAMES = ["fetch", "decode", "augment", "train", "evaluate", "visualize"] as const;
 /** One stage's name. */

@@ -22,7 +22,7 @@
  */
 import { basename } from "node:path";
 import protobuf from "protobufjs";
-import { type NamedTensor, type SafetensorsDtype, toFloat32 } from "./safetensors.ts";
+import { DTYPE_BYTES, type NamedTensor, type SafetensorsDtype, toFloat32 } from "./safetensors.ts";
 
 /** The checkpoint schema, as in MindSpore's `checkpoint.proto`. */
 export const CHECKPOINT_PROTO = `
@@ -87,19 +87,6 @@ export function checkpointMessageType(): protobuf.Type {
   return checkpointType;
 }
 
-const BYTES_PER: Record<SafetensorsDtype, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
-
 /**
  * Parse a MindSpore checkpoint held in memory. `source` names the file in error messages.
  *
@@ -154,7 +141,7 @@ export function decodeMindSporeCheckpoint(bytes: Uint8Array, source = "<bytes>")
     const shape = scalar ? [] : dims;
     const count = scalar ? 1 : dims.reduce((a, b) => a * b, 1);
     const total = group.reduce((n, v) => n + v.tensor.tensor_content.byteLength, 0);
-    const expected = count * BYTES_PER[dtype];
+    const expected = count * DTYPE_BYTES[dtype];
     if (group.some((v) => v.tensor.tensor_type !== type)) {
       fail(`tensor ${tag}: its slices have different types`);
     }

@@ -17,6 +17,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { tempNameFor, writeJsonAtomic } from "./atomic.ts";
+import { defaultCacheDir } from "./config.ts";
 import { PipelineError } from "./errors.ts";
 import { incrementalSha256, sha256File, sha256Hex } from "./hash.ts";
 import type { Logger } from "./log.ts";
@@ -66,20 +67,6 @@ interface CacheRecord {
   sha256: string;
   bytes: number;
   downloadedAt: string;
-}
-
-/**
- * The default cache folder: `$XDG_CACHE_HOME/resnet-cifar-deno` or `~/.cache/resnet-cifar-deno`.
- *
- * @example
- * ```ts
- * defaultCacheDir(); // "/home/me/.cache/resnet-cifar-deno"
- * ```
- */
-export function defaultCacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg) return join(xdg, "resnet-cifar-deno");
-  return join(Deno.env.get("HOME") ?? ".", ".cache", "resnet-cifar-deno");
 }
 
 function fail(message: string, cause?: unknown): never {

@@ -27,6 +27,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import type { PipelineConfig, StageName } from "./config.ts";
 import { PipelineError } from "./errors.ts";
+import { describeOsError } from "./os_error.ts";
 import { canonicalJson, sha256File, sha256Hex } from "./hash.ts";
 import type { Logger } from "./log.ts";
 import { formatDuration } from "./log.ts";
@@ -211,13 +212,6 @@ async function previousKeyParts(
   }
 }
 
-function describeFsError(err: unknown): string {
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Deno.errors.NotFound) return "no such file or folder";
-  if (err instanceof Error) return err.message.replace(/\s*\(os error \d+\).*$/, "");
-  return String(err);
-}
-
 /** Make sure `dir` exists and is writable, or fail with one clear line. */
 export async function ensureWritableDir(dir: string, what: string): Promise<void> {
   try {
@@ -226,7 +220,7 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
     await Deno.writeTextFile(probe, "");
     await Deno.remove(probe);
   } catch (err) {
-    throw new PipelineError("run", `Cannot write to ${what} ${dir}: ${describeFsError(err)}`, { cause: err });
+    throw new PipelineError("run", `Cannot write to ${what} ${dir}: ${describeOsError(err)}`, { cause: err });
   }
 }
 

@@ -9,20 +9,13 @@
  * @module
  */
 import { join } from "node:path";
-import { type PipelineConfig, resolveConfig } from "../lib/config.ts";
+import { defaultCacheDir, type PipelineConfig, resolveConfig } from "../lib/config.ts";
 import { helpText, parsePipelineArgs } from "../lib/cli_options.ts";
 import { PipelineError, UsageError } from "../lib/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { readRunManifest, type RunManifest, writeRunManifest } from "../lib/run_manifest.ts";
 import { runPipeline } from "../lib/stage_runner.ts";
 import { STAGES } from "./stages.ts";
-
-/** The default cache folder: `$XDG_CACHE_HOME/resnet-cifar-deno`, else `~/.cache/resnet-cifar-deno`. */
-export function defaultCacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
-  return join(xdg || join(home, ".cache"), "resnet-cifar-deno");
-}
 
 function defaultRunDir(preset: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z");
