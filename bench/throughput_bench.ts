@@ -28,6 +28,7 @@ import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/ba
 import { type Arch, ARCHS } from "../lib/config.ts";
 import { buildResNet } from "../lib/resnet.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
+import { syntheticBatch } from "../lib/synthetic_batch.ts";
 import { registerProjectKernels, unregisterProjectKernels } from "../lib/webgpu_kernels.ts";
 
 /** The two configurations compared. */
@@ -63,23 +64,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/**
- * A deterministic synthetic CIFAR-shaped batch (values in [−1, 1), labels cycling 0..9).
- *
- * @example
- * ```ts
- * syntheticBatch(16, 1).x.length; // 16 × 32 × 32 × 3
- * ```
- */
-export function syntheticBatch(size: number, seed: number) {
-  const x = new Float32Array(size * 32 * 32 * 3);
-  let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  const y = Int32Array.from({ length: size }, (_, i) => (i + seed) % 10);
-  return { x, y, size, indices: Uint32Array.from({ length: size }, (_, i) => i) };
+/** The bench's generated batch: labels shifted by the seed so batches differ in labels too. */
+function generatedBatch(size: number, seed: number) {
+  return syntheticBatch(size, seed, { label: (k) => (k + seed) % 10 });
 }
 
 function useMode(mode: Mode) {
@@ -150,7 +137,7 @@ export async function benchBatch(
     for (const [i, run] of runs.entries()) {
       useMode(run.mode);
       const t = performance.now();
-      results[i].losses.push(await run.step(syntheticBatch(batch, 0)));
+      results[i].losses.push(await run.step(generatedBatch(batch, 0)));
       results[i].warmupSeconds = (performance.now() - t) / 1000;
       console.log(
         `  ${run.mode} warm-up ${results[i].warmupSeconds.toFixed(1)} s, loss ${results[i].losses[0]}`,
@@ -160,7 +147,7 @@ export async function benchBatch(
       for (const run of runs) {
         useMode(run.mode);
         const t = performance.now();
-        const rows = await profileKernels(() => run.step(syntheticBatch(batch, 999)));
+        const rows = await profileKernels(() => run.step(generatedBatch(batch, 999)));
         const total = rows.reduce((a, r) => a + r.ms, 0);
         const dispatches = rows.reduce((a, r) => a + r.count, 0);
         console.log(
@@ -180,7 +167,7 @@ export async function benchBatch(
       for (const [i, run] of runs.entries()) {
         useMode(run.mode);
         const t = performance.now();
-        results[i].losses.push(await run.step(syntheticBatch(batch, s)));
+        results[i].losses.push(await run.step(generatedBatch(batch, s)));
         const sec = (performance.now() - t) / 1000;
         results[i].seconds.push(sec);
         console.log(`  ${run.mode} step ${s}: ${sec.toFixed(2)} s, loss ${results[i].losses.at(-1)}`);
@@ -215,7 +202,7 @@ export async function compareGradients(
   batch: number,
 ): Promise<{ worst: number; weight: string }> {
   const model = buildResNet(arch, { numClasses: 10, seed: 1 });
-  const data = syntheticBatch(batch, 7);
+  const data = generatedBatch(batch, 7);
   const x = tf.tensor4d(data.x, [batch, 32, 32, 3]);
   const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, "int32"), 10), "float32"));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -21,6 +21,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/backend.ts";
 import { type Arch, ARCHS, type Backend } from "../lib/config.ts";
 import { buildResNet } from "../lib/resnet.ts";
+import { syntheticBatch } from "../lib/synthetic_batch.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
 
 /** One row of the benchmark. */
@@ -42,17 +43,6 @@ export interface BenchRow {
   evalImagesPerSecond?: number;
   /** The webgpu conv kernels ("project" or "stock"). */
   kernels?: string;
-}
-
-function syntheticBatch(size: number, seed: number) {
-  const x = new Float32Array(size * 32 * 32 * 3);
-  let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  const y = Int32Array.from({ length: size }, (_, i) => i % 10);
-  return { x, y, size, indices: Uint32Array.from({ length: size }, (_, i) => i) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

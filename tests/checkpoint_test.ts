@@ -12,19 +12,13 @@ import {
 } from "../lib/checkpoint.ts";
 import { buildResNet, namedWeights } from "../lib/resnet.ts";
 import { createTrainStep } from "../lib/train_loop.ts";
+import { syntheticBatch } from "../lib/synthetic_batch.ts";
 
 // File I/O and exact round trips; the cpu backend is deterministic and needs no shader compiles.
 await selectBackend("cpu");
 
 function batch(seed: number, size = 4) {
-  const x = new Float32Array(size * 32 * 32 * 3);
-  let s = seed;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  const y = Int32Array.from({ length: size }, (_, i) => (i * 3 + seed) % 10);
-  return { x, y, size, indices: Uint32Array.from({ length: size }, (_, i) => i) };
+  return syntheticBatch(size, seed, { label: (i) => (i * 3 + seed) % 10 });
 }
 
 async function logits(model: ReturnType<typeof buildResNet>, b: ReturnType<typeof batch>) {

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { PipelineError } from "../lib/errors.ts";
 import {
   checkpointMessageType,
   decodeMindSporeCheckpoint,
@@ -11,6 +10,7 @@ import {
 } from "../lib/mindspore_checkpoint.ts";
 import { buildResNet, namedWeights } from "../lib/resnet.ts";
 import { exportNamedTensors, loadPretrainedInto } from "../lib/weight_import.ts";
+import { assertRejectsOneLine } from "./fixtures/assert_one_line.ts";
 
 await tf.setBackend("cpu");
 
@@ -32,16 +32,6 @@ const f32Bytes = (values: number[]) => new Uint8Array(new Float32Array(values).b
 function assertOneLine(fn: () => unknown, pattern: RegExp) {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof MindSporeCheckpointError, `expected MindSporeCheckpointError, got ${err}`);
-    assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
-
-async function assertRejectsOneLine(fn: () => Promise<unknown>, pattern: RegExp) {
-  await assert.rejects(fn, (err: unknown) => {
-    assert.ok(err instanceof PipelineError, `expected PipelineError, got ${err}`);
-    assert.equal(err.stage, "train");
     assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
     assert.match(err.message, pattern);
     return true;

@@ -9,11 +9,11 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { PipelineError } from "../lib/errors.ts";
 import { encodeMindSporeCheckpoint } from "../lib/mindspore_checkpoint.ts";
 import { buildResNet, namedWeights } from "../lib/resnet.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/safetensors.ts";
 import { exportNamedTensors, loadPretrainedInto, mapTensorName } from "../lib/weight_import.ts";
+import { assertRejectsOneLine } from "./fixtures/assert_one_line.ts";
 
 await tf.setBackend("cpu");
 
@@ -95,16 +95,6 @@ function trunk(model: tfl.LayersModel): tfl.LayersModel {
   return tfl.model({
     inputs: model.inputs,
     outputs: model.getLayer("avg_pool").output as tfl.SymbolicTensor,
-  });
-}
-
-async function assertRejectsOneLine(fn: () => Promise<unknown>, pattern: RegExp) {
-  await assert.rejects(fn, (err: unknown) => {
-    assert.ok(err instanceof PipelineError, `expected PipelineError, got ${err}`);
-    assert.equal(err.stage, "train");
-    assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
-    assert.match(err.message, pattern);
-    return true;
   });
 }
 
