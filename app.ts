@@ -27,7 +27,7 @@ import * as apiLive from "./routes/api/runs/[id]/live.ts";
 import * as apiImages from "./routes/api/runs/[id]/images/[set]/[file].ts";
 import * as apiDownload from "./routes/api/runs/[id]/download/[name].ts";
 import * as apiCompare from "./routes/api/compare/[name].ts";
-import { resolveInside } from "./lib/run_reader.ts";
+import { resolveInside } from "./lib/dashboard/mod.ts";
 
 /** What a route handler is given. */
 export interface RouteContext {

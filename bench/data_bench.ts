@@ -17,11 +17,11 @@
 import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { fetchArchive } from "../lib/archive_fetch.ts";
-import { type AugmentPlan, createAugmentPlan } from "../lib/augment_plan.ts";
-import { testBatches, trainBatches } from "../lib/batches.ts";
-import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/channel_stats.ts";
-import { TEST_FILES, TRAIN_FILES } from "../lib/cifar_format.ts";
+import { fetchArchive } from "../lib/data/mod.ts";
+import { type AugmentPlan, createAugmentPlan } from "../lib/data/mod.ts";
+import { testBatches, trainBatches } from "../lib/data/mod.ts";
+import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/mod.ts";
+import { TEST_FILES, TRAIN_FILES } from "../lib/data/mod.ts";
 import { type DecodedSplit, decodeSplit } from "../pipeline/decode.ts";
 
 const { values } = parseArgs({

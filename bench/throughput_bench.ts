@@ -24,12 +24,12 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/backend.ts";
-import { type Arch, ARCHS } from "../lib/config.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
-import { syntheticBatch } from "../lib/synthetic_batch.ts";
-import { registerProjectKernels, unregisterProjectKernels } from "../lib/webgpu_kernels.ts";
+import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/model/mod.ts";
+import { type Arch, ARCHS } from "../lib/model/mod.ts";
+import { buildResNet } from "../lib/model/mod.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
+import { syntheticBatch } from "../lib/data/mod.ts";
+import { registerProjectKernels, unregisterProjectKernels } from "../lib/model/mod.ts";
 
 /** The two configurations compared. */
 export type Mode = "stock" | "project";

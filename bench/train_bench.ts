@@ -18,11 +18,11 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/backend.ts";
-import { type Arch, ARCHS, type Backend } from "../lib/config.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { syntheticBatch } from "../lib/synthetic_batch.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
+import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/model/mod.ts";
+import { type Arch, ARCHS, type Backend } from "../lib/model/mod.ts";
+import { buildResNet } from "../lib/model/mod.ts";
+import { syntheticBatch } from "../lib/data/mod.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 
 /** One row of the benchmark. */
 export interface BenchRow {

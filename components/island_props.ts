@@ -8,9 +8,9 @@
  * ```
  * @module
  */
-import type { EpochPoint, Predictions, TrainMetrics } from "../lib/run_files.ts";
-import type { StageName } from "../lib/config.ts";
-import type { StageRecord } from "../lib/stage.ts";
+import type { EpochPoint, Predictions, TrainMetrics } from "../lib/run/mod.ts";
+import type { StageName } from "../lib/run/mod.ts";
+import type { StageRecord } from "../lib/run/mod.ts";
 import type {
   CurveData,
   LiveSnapshot,

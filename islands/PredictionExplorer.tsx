@@ -10,7 +10,7 @@
  * @module
  */
 import { useSignal } from "@preact/signals";
-import { predictionColor, predictionTitle } from "../lib/figure_style.ts";
+import { predictionColor, predictionTitle } from "../lib/figures/style.ts";
 import type { PredictionColumns } from "./types.ts";
 
 /** Props of {@linkcode PredictionExplorer}. */

@@ -15,13 +15,13 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/atomic.ts";
-import { createAugmentPlan, encodeAugmentPlan, epochDigests, PLAN_FILE } from "../lib/augment_plan.ts";
-import { readSplit, trainBatches } from "../lib/batches.ts";
-import { IMAGE_BYTES } from "../lib/cifar_format.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { describeOsError } from "../lib/os_error.ts";
-import type { StageDefinition } from "../lib/stage.ts";
+import { writeFileAtomic } from "../lib/core/mod.ts";
+import { createAugmentPlan, encodeAugmentPlan, epochDigests, PLAN_FILE } from "../lib/data/mod.ts";
+import { readSplit, trainBatches } from "../lib/data/mod.ts";
+import { IMAGE_BYTES } from "../lib/data/mod.ts";
+import { PipelineError } from "../lib/core/mod.ts";
+import { describeOsError } from "../lib/core/mod.ts";
+import type { StageDefinition } from "../lib/run/mod.ts";
 
 /** How many augmented train images go to the sample grid. */
 export const SAMPLE_COUNT = 16;
@@ -30,12 +30,7 @@ export const SAMPLE_COUNT = 16;
 export const augmentStage: StageDefinition = {
   name: "augment",
   deps: ["decode"],
-  code: [
-    new URL(import.meta.url),
-    new URL("../lib/augment_plan.ts", import.meta.url),
-    new URL("../lib/random.ts", import.meta.url),
-    new URL("../lib/batches.ts", import.meta.url),
-  ],
+  module: new URL(import.meta.url),
   params: (config) => ({
     seed: config.seed,
     epochs: config.epochs,

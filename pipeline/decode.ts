@@ -14,8 +14,8 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/atomic.ts";
-import { ChannelStats, type ChannelStatsResult, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/channel_stats.ts";
+import { writeFileAtomic } from "../lib/core/mod.ts";
+import { ChannelStats, type ChannelStatsResult, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/mod.ts";
 import {
   IMAGE_BYTES,
   META_FILE,
@@ -23,13 +23,13 @@ import {
   RECORD_BYTES,
   TEST_FILES,
   TRAIN_FILES,
-} from "../lib/cifar_format.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { fileChunks } from "../lib/file_chunks.ts";
-import type { Logger } from "../lib/log.ts";
-import { describeOsError } from "../lib/os_error.ts";
-import { RecordStream } from "../lib/record_stream.ts";
-import type { StageDefinition } from "../lib/stage.ts";
+} from "../lib/data/mod.ts";
+import { PipelineError } from "../lib/core/mod.ts";
+import { fileChunks } from "../lib/data/mod.ts";
+import type { Logger } from "../lib/core/mod.ts";
+import { describeOsError } from "../lib/core/mod.ts";
+import { RecordStream } from "../lib/data/mod.ts";
+import type { StageDefinition } from "../lib/run/mod.ts";
 
 /** One split, decoded. */
 export interface DecodedSplit {
@@ -149,13 +149,7 @@ export interface DecodeMeta {
 export const decodeStage: StageDefinition = {
   name: "decode",
   deps: ["fetch"],
-  code: [
-    new URL(import.meta.url),
-    new URL("../lib/cifar_format.ts", import.meta.url),
-    new URL("../lib/record_stream.ts", import.meta.url),
-    new URL("../lib/channel_stats.ts", import.meta.url),
-    new URL("../lib/file_chunks.ts", import.meta.url),
-  ],
+  module: new URL(import.meta.url),
   params: (config) => ({ trainLimit: config.trainLimit, testLimit: config.testLimit }),
   async run(ctx) {
     const source = ctx.input("fetch");

@@ -13,17 +13,15 @@
  * @module
  */
 import { join } from "node:path";
-import { writeJsonAtomic } from "../lib/atomic.ts";
-import { formatAdapter, selectBackend } from "../lib/backend.ts";
-import { readSplit, testBatches } from "../lib/batches.ts";
-import { loadModel } from "../lib/checkpoint.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { evaluateBatches } from "../lib/predict.ts";
-import { limitSplit } from "../lib/split_limit.ts";
-import type { StageContext, StageDefinition } from "../lib/stage.ts";
-import { BEST_CHECKPOINT } from "../lib/train_loop.ts";
-
-const lib = (name: string) => new URL(`../lib/${name}`, import.meta.url);
+import { writeJsonAtomic } from "../lib/core/mod.ts";
+import { formatAdapter, selectBackend } from "../lib/model/mod.ts";
+import { readSplit, testBatches } from "../lib/data/mod.ts";
+import { loadModel } from "../lib/model/mod.ts";
+import { PipelineError } from "../lib/core/mod.ts";
+import { evaluateBatches } from "../lib/model/mod.ts";
+import { limitSplit } from "../lib/data/mod.ts";
+import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
+import { BEST_CHECKPOINT } from "../lib/train/mod.ts";
 
 /** Digits kept of each probability in predictions.json. */
 const PROB_DIGITS = 6;
@@ -132,16 +130,7 @@ export async function runEvaluateStage(ctx: StageContext): Promise<Record<string
 export const evaluateStage: StageDefinition = {
   name: "evaluate",
   deps: ["decode", "train"],
-  code: [
-    new URL(import.meta.url),
-    lib("checkpoint.ts"),
-    lib("predict.ts"),
-    lib("backend.ts"),
-    lib("webgpu_kernels.ts"),
-    lib("batches.ts"),
-    lib("split_limit.ts"),
-    lib("train_loop.ts"),
-  ],
+  module: new URL(import.meta.url),
   params: (config) => ({
     arch: config.arch,
     numClasses: config.numClasses,

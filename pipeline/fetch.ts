@@ -14,10 +14,11 @@
  * @module
  */
 import { join } from "node:path";
-import { fetchArchive, type RetryOptions } from "../lib/archive_fetch.ts";
-import { META_FILE, OFFICIAL_SHA256, parseClassNames } from "../lib/cifar_format.ts";
-import { PipelineError } from "../lib/errors.ts";
-import type { StageDefinition } from "../lib/stage.ts";
+import { fetchArchive, type RetryOptions } from "../lib/data/mod.ts";
+import { META_FILE, OFFICIAL_SHA256, parseClassNames } from "../lib/data/mod.ts";
+import { PipelineError } from "../lib/core/mod.ts";
+import { formatMegabytes } from "../lib/core/mod.ts";
+import type { StageDefinition } from "../lib/run/mod.ts";
 
 /** Options of {@linkcode createFetchStage}; the defaults are what the pipeline uses. */
 export interface FetchStageOptions {
@@ -40,11 +41,7 @@ export function createFetchStage(options: FetchStageOptions = {}): StageDefiniti
   return {
     name: "fetch",
     deps: [],
-    code: [
-      new URL(import.meta.url),
-      new URL("../lib/archive_fetch.ts", import.meta.url),
-      new URL("../lib/cifar_format.ts", import.meta.url),
-    ],
+    module: new URL(import.meta.url),
     params: () => ({}),
     async run(ctx) {
       const started = performance.now();
@@ -71,7 +68,7 @@ export function createFetchStage(options: FetchStageOptions = {}): StageDefiniti
       const seconds = (performance.now() - started) / 1000;
       ctx.log.info(
         `fetch: ${result.members.length} members verified from ${result.source} ` +
-          `(${(result.archiveBytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s)`,
+          `(${formatMegabytes(result.archiveBytes)} in ${seconds.toFixed(1)} s)`,
       );
       return {
         source: result.source,

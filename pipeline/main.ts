@@ -9,12 +9,13 @@
  * @module
  */
 import { join } from "node:path";
-import { defaultCacheDir, type PipelineConfig, resolveConfig } from "../lib/config.ts";
-import { helpText, parsePipelineArgs } from "../lib/cli_options.ts";
-import { PipelineError, UsageError } from "../lib/errors.ts";
-import { createLogger } from "../lib/log.ts";
-import { readRunManifest, type RunManifest, writeRunManifest } from "../lib/run_manifest.ts";
-import { runPipeline } from "../lib/stage_runner.ts";
+import { type PipelineConfig, resolveConfig } from "../lib/config/mod.ts";
+import { defaultCacheDir } from "../lib/core/mod.ts";
+import { helpText, parsePipelineArgs } from "./cli_options.ts";
+import { PipelineError, UsageError } from "../lib/core/mod.ts";
+import { createLogger } from "../lib/core/mod.ts";
+import { readRunManifest, type RunManifest, writeRunManifest } from "../lib/run/mod.ts";
+import { runPipeline } from "../lib/run/mod.ts";
 import { STAGES } from "./stages.ts";
 
 function defaultRunDir(preset: string): string {

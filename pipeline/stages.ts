@@ -2,7 +2,7 @@
  * The pipeline's stages in the order data flows through them.
  * @module
  */
-import type { StageDefinition } from "../lib/stage.ts";
+import type { StageDefinition } from "../lib/run/mod.ts";
 import { fetchStage } from "./fetch.ts";
 import { decodeStage } from "./decode.ts";
 import { augmentStage } from "./augment.ts";

@@ -15,18 +15,16 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { formatAdapter, selectBackend } from "../lib/backend.ts";
-import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/batches.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { sha256File } from "../lib/hash.ts";
-import { describeOsError } from "../lib/os_error.ts";
-import { importPretrained } from "../lib/pretrained_source.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { limitSplit } from "../lib/split_limit.ts";
-import type { StageContext, StageDefinition } from "../lib/stage.ts";
-import { runTraining, type TrainLoopOptions, trainParams, type TrainSources } from "../lib/train_loop.ts";
-
-const lib = (name: string) => new URL(`../lib/${name}`, import.meta.url);
+import { formatAdapter, selectBackend } from "../lib/model/mod.ts";
+import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
+import { PipelineError } from "../lib/core/mod.ts";
+import { sha256File } from "../lib/core/mod.ts";
+import { describeOsError } from "../lib/core/mod.ts";
+import { importPretrained } from "../lib/weights/mod.ts";
+import { buildResNet } from "../lib/model/mod.ts";
+import { limitSplit } from "../lib/data/mod.ts";
+import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
+import { runTraining, type TrainLoopOptions, trainParams, type TrainSources } from "../lib/train/mod.ts";
 
 /** Loop options a caller may add to a stage run (tests: a crash hook, frequent checkpoints). */
 export type TrainExtras = Pick<
@@ -151,24 +149,7 @@ async function pretrainedIdentity(source: string | null): Promise<unknown> {
 export const trainStage: StageDefinition = {
   name: "train",
   deps: ["decode", "augment"],
-  code: [
-    new URL(import.meta.url),
-    lib("train_loop.ts"),
-    lib("resnet.ts"),
-    lib("lr_schedule.ts"),
-    lib("checkpoint.ts"),
-    lib("metrics_log.ts"),
-    lib("predict.ts"),
-    lib("backend.ts"),
-    lib("webgpu_kernels.ts"),
-    lib("batches.ts"),
-    lib("split_limit.ts"),
-    lib("augment_plan.ts"),
-    lib("pretrained_source.ts"),
-    lib("weight_import.ts"),
-    lib("safetensors.ts"),
-    lib("mindspore_checkpoint.ts"),
-  ],
+  module: new URL(import.meta.url),
   params: async (config) => ({
     ...trainParams(config),
     pretrained: await pretrainedIdentity(config.pretrained),

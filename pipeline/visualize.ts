@@ -17,11 +17,11 @@
  * ```
  * @module
  */
-import type { StageContext, StageDefinition } from "../lib/stage.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/atomic.ts";
-import { confusionSvg, curvesSvg, predictionGrid, sampleGrid } from "../lib/figures.ts";
-import { readImagesAt } from "../lib/image_file.ts";
+import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
+import { PipelineError } from "../lib/core/mod.ts";
+import { writeFileAtomic } from "../lib/core/mod.ts";
+import { confusionSvg, curvesSvg, predictionGrid, sampleGrid } from "../lib/figures/mod.ts";
+import { readImagesAt } from "../lib/run/mod.ts";
 import {
   epochCurve,
   type Parsed,
@@ -30,7 +30,7 @@ import {
   parsePredictions,
   parseSamplesInfo,
   parseTrainSummary,
-} from "../lib/run_files.ts";
+} from "../lib/run/mod.ts";
 
 /** Augmented images in the sample grid: the tutorial's six (2 × 3). */
 export const SAMPLE_GRID = 6;
@@ -162,16 +162,7 @@ async function run(ctx: StageContext): Promise<Record<string, unknown>> {
 export const visualizeStage: StageDefinition = {
   name: "visualize",
   deps: ["decode", "augment", "train", "evaluate"],
-  code: [
-    new URL(import.meta.url),
-    new URL("../lib/figures.ts", import.meta.url),
-    new URL("../lib/image_grid.ts", import.meta.url),
-    new URL("../lib/image_file.ts", import.meta.url),
-    new URL("../lib/png.ts", import.meta.url),
-    new URL("../lib/figure_style.ts", import.meta.url),
-    new URL("../lib/run_files.ts", import.meta.url),
-    new URL("../lib/svg_builder.ts", import.meta.url),
-  ],
+  module: new URL(import.meta.url),
   params: (config) => ({ grid: config.grid }),
   run,
 };

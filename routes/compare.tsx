@@ -9,13 +9,13 @@
  * @module
  */
 import type { RouteContext } from "../app.ts";
-import { listRuns, readRun, type RunSummary, type RunView } from "../lib/run_reader.ts";
-import { canonicalJson } from "../lib/hash.ts";
+import { listRuns, readRun, type RunSummary, type RunView } from "../lib/dashboard/mod.ts";
+import { canonicalJson } from "../lib/core/mod.ts";
 import { Island } from "../components/Island.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import { configValue } from "../components/ConfigTable.tsx";
 import { curveData } from "../components/island_props.ts";
-import { formatPercent, formatSeconds } from "../islands/format.ts";
+import { formatPercent, formatSeconds } from "../lib/core/mod.ts";
 
 /** The most runs one comparison shows. */
 export const MAX_COMPARED = 8;

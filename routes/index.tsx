@@ -8,9 +8,9 @@
  * @module
  */
 import type { RouteContext } from "../app.ts";
-import { listRuns, type RunSummary } from "../lib/run_reader.ts";
+import { listRuns, type RunSummary } from "../lib/dashboard/mod.ts";
 import { StatusBadge } from "../components/StatusBadge.tsx";
-import { formatDate, formatPercent } from "../islands/format.ts";
+import { formatDate, formatPercent } from "../lib/core/mod.ts";
 
 /** Props of {@linkcode RunsPage}. */
 export interface RunsPageProps {

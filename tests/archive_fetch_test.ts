@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { fetchArchive, type FetchArchiveOptions } from "../lib/archive_fetch.ts";
-import { META_FILE } from "../lib/cifar_format.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { sha256File } from "../lib/hash.ts";
-import { createLogger } from "../lib/log.ts";
-import { makeArchive, makeBatchFiles, makeCifarArchive, sumsOf, tempRunDir } from "./data_fixtures.ts";
-import { refusedUrl, serveBytes } from "./http_fixture.ts";
+import { fetchArchive, type FetchArchiveOptions } from "../lib/data/archive_fetch.ts";
+import { META_FILE } from "../lib/data/cifar_format.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { sha256File } from "../lib/core/hash.ts";
+import { createLogger } from "../lib/core/log.ts";
+import {
+  makeArchive,
+  makeBatchFiles,
+  makeCifarArchive,
+  sumsOf,
+  tempRunDir,
+} from "./fixtures/data_fixtures.ts";
+import { refusedUrl, serveBytes } from "./fixtures/http_fixture.ts";
 
 const FILES = makeBatchFiles(3, 4);
 const SUMS = await sumsOf(FILES);

@@ -8,9 +8,9 @@ import {
   epochDigests,
   planEpoch,
   readAugmentPlan,
-} from "../lib/augment_plan.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { tempRunDir } from "./data_fixtures.ts";
+} from "../lib/data/augment_plan.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { tempRunDir } from "./fixtures/data_fixtures.ts";
 
 const PARAMS: AugmentPlanParams = { seed: 1, epochs: 3, count: 5000, cropPadding: 4, flipProbability: 0.5 };
 

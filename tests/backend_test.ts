@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { describeAdapter, formatAdapter, selectBackend } from "../lib/backend.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { projectKernelsActive } from "../lib/webgpu_kernels.ts";
+import { describeAdapter, formatAdapter, selectBackend } from "../lib/model/backend.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { projectKernelsActive } from "../lib/model/webgpu_kernels.ts";
 
 Deno.test("formatAdapter names the adapter and says whether it is a software fallback", () => {
   const llvmpipe = {

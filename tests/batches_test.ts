@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type AugmentPlan, createAugmentPlan } from "../lib/augment_plan.ts";
-import { type Batch, readSplit, type SplitData, testBatches, trainBatches } from "../lib/batches.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { incrementalSha256 } from "../lib/hash.ts";
-import { Rng } from "../lib/random.ts";
-import { tempRunDir } from "./data_fixtures.ts";
+import { type AugmentPlan, createAugmentPlan } from "../lib/data/augment_plan.ts";
+import { type Batch, readSplit, type SplitData, testBatches, trainBatches } from "../lib/data/batches.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { incrementalSha256 } from "../lib/core/hash.ts";
+import { Rng } from "../lib/core/random.ts";
+import { tempRunDir } from "./fixtures/data_fixtures.ts";
 
 const MEAN = [0.4914, 0.4822, 0.4465];
 const STD = [0.2023, 0.1994, 0.2010];

@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { chromium } from "playwright-core";
 import { createApp } from "../app.ts";
-import { ensureClientBundle } from "../lib/client_bundle.ts";
-import { CORRECT_COLOR, WRONG_COLOR } from "../lib/figure_style.ts";
-import { hexToRgb } from "../lib/image_grid.ts";
-import { decodePng } from "../lib/png.ts";
+import { ensureClientBundle } from "../lib/dashboard/client_bundle.ts";
+import { CORRECT_COLOR, WRONG_COLOR } from "../lib/figures/style.ts";
+import { hexToRgb } from "../lib/figures/image_grid.ts";
+import { decodePng } from "../lib/figures/png.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 import { smokeRunForBrowser } from "./fixtures/smoke_run.ts";
 

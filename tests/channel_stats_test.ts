@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/channel_stats.ts";
-import { Rng } from "../lib/random.ts";
+import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/channel_stats.ts";
+import { Rng } from "../lib/core/random.ts";
 
 Deno.test("ChannelStats matches a direct two-pass computation", () => {
   const rng = new Rng(9);

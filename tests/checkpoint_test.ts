@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../lib/backend.ts";
+import { selectBackend } from "../lib/model/backend.ts";
 import {
   CHECKPOINT_FILES,
   loadModel,
@@ -9,10 +9,10 @@ import {
   readCheckpointState,
   recoverCheckpoint,
   saveCheckpoint,
-} from "../lib/checkpoint.ts";
-import { buildResNet, namedWeights } from "../lib/resnet.ts";
-import { createTrainStep } from "../lib/train_loop.ts";
-import { syntheticBatch } from "../lib/synthetic_batch.ts";
+} from "../lib/model/checkpoint.ts";
+import { buildResNet, namedWeights } from "../lib/model/resnet.ts";
+import { createTrainStep } from "../lib/train/train_loop.ts";
+import { syntheticBatch } from "../lib/data/synthetic_batch.ts";
 
 // File I/O and exact round trips; the cpu backend is deterministic and needs no shader compiles.
 await selectBackend("cpu");

@@ -7,9 +7,9 @@ import {
   RECORD_BYTES,
   TEST_FILES,
   TRAIN_FILES,
-} from "../lib/cifar_format.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { makeRecords, META_TEXT, referenceImage } from "./data_fixtures.ts";
+} from "../lib/data/cifar_format.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { makeRecords, META_TEXT, referenceImage } from "./fixtures/data_fixtures.ts";
 
 Deno.test("record layout constants", () => {
   assert.equal(RECORD_BYTES, 3073);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parsePipelineArgs } from "../lib/cli_options.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parsePipelineArgs } from "../pipeline/cli_options.ts";
+import { UsageError } from "../lib/core/errors.ts";
 
 const MAIN = new URL("../pipeline/main.ts", import.meta.url).pathname;
 

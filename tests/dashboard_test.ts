@@ -6,18 +6,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createApp, PAGE_CSP } from "../app.ts";
 import { DOWNLOADS } from "../routes/api/runs/[id]/download/[name].ts";
-import { decodePng } from "../lib/png.ts";
-import { IMAGE_BYTES } from "../lib/run_files.ts";
-import { CORRECT_COLOR, WRONG_COLOR } from "../lib/figure_style.ts";
-import { listRuns, resolveInside } from "../lib/run_reader.ts";
-import {
-  BUNDLE_OUTPUT,
-  ensureClientBundle,
-  PROJECT_ROOT,
-  recordedBundleStamp,
-} from "../lib/client_bundle.ts";
+import { decodePng } from "../lib/figures/png.ts";
+import { IMAGE_BYTES } from "../lib/run/contract.ts";
+import { CORRECT_COLOR, WRONG_COLOR } from "../lib/figures/style.ts";
+import { listRuns, resolveInside } from "../lib/dashboard/run_reader.ts";
+import { BUNDLE_OUTPUT, ensureClientBundle, recordedBundleStamp } from "../lib/dashboard/client_bundle.ts";
+import { PROJECT_ROOT } from "../lib/core/paths.ts";
 import { parseDashboardArgs } from "../main.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/core/errors.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 
 const SECRET = "TOP-SECRET-OUTSIDE-THE-RUNS-FOLDER";

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readAugmentPlan, readSplit, trainBatches } from "../lib/batches.ts";
-import { OFFICIAL_SHA256 } from "../lib/cifar_format.ts";
-import { sha256File } from "../lib/hash.ts";
+import { readSplit, trainBatches } from "../lib/data/batches.ts";
+import { readAugmentPlan } from "../lib/data/augment_plan.ts";
+import { OFFICIAL_SHA256 } from "../lib/data/cifar_format.ts";
+import { sha256File } from "../lib/core/hash.ts";
 import { augmentStage } from "../pipeline/augment.ts";
 import { decodeStage } from "../pipeline/decode.ts";
 import { fetchStage } from "../pipeline/fetch.ts";
-import { makeContext, SHARED_ARCHIVE, tempRunDir } from "./data_fixtures.ts";
+import { makeContext, SHARED_ARCHIVE, tempRunDir } from "./fixtures/data_fixtures.ts";
 
 Deno.test("end to end on the real archive: fetch (official sums) → decode → augment", async () => {
   const runDir = await tempRunDir();

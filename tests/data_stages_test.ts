@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { codeDigestsOf } from "../lib/run/code_graph.ts";
 import { join } from "node:path";
-import { createAugmentPlan, readAugmentPlan } from "../lib/augment_plan.ts";
-import { ChannelStats } from "../lib/channel_stats.ts";
-import { OFFICIAL_SHA256, RECORD_BYTES, TRAIN_FILES } from "../lib/cifar_format.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { sha256File } from "../lib/hash.ts";
+import { createAugmentPlan, readAugmentPlan } from "../lib/data/augment_plan.ts";
+import { ChannelStats } from "../lib/data/channel_stats.ts";
+import { OFFICIAL_SHA256, RECORD_BYTES, TRAIN_FILES } from "../lib/data/cifar_format.ts";
+import { resolveConfig } from "../lib/config/config.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { sha256File } from "../lib/core/hash.ts";
 import { augmentStage } from "../pipeline/augment.ts";
 import { decodeStage } from "../pipeline/decode.ts";
 import { createFetchStage, fetchStage } from "../pipeline/fetch.ts";
@@ -17,8 +18,8 @@ import {
   sumsOf,
   tempRunDir,
   writeFiles,
-} from "./data_fixtures.ts";
-import { serveBytes } from "./http_fixture.ts";
+} from "./fixtures/data_fixtures.ts";
+import { serveBytes } from "./fixtures/http_fixture.ts";
 
 const FILES = makeBatchFiles(3, 4); // 15 train, 4 test records
 const SUMS = await sumsOf(FILES);
@@ -57,13 +58,13 @@ Deno.test("stage definitions: params hold only what changes the outputs, code li
   assert.deepEqual(decodeStage.deps, ["fetch"]);
   assert.deepEqual(augmentStage.deps, ["decode"]);
   for (const stage of [fetchStage, decodeStage, augmentStage]) {
-    const names = stage.code.map((url) => url.pathname.split("/").slice(-2).join("/"));
-    assert.ok(names.includes(`pipeline/${stage.name}.ts`), names.join());
-    for (const url of stage.code) assert.ok((await Deno.stat(url)).isFile, url.href);
+    assert.ok(stage.module.pathname.endsWith(`pipeline/${stage.name}.ts`), stage.module.href);
+    const code = await codeDigestsOf(stage.module);
+    assert.ok(code[`pipeline/${stage.name}.ts`], Object.keys(code).join());
   }
-  assert.ok(fetchStage.code.some((u) => u.pathname.endsWith("lib/archive_fetch.ts")));
-  assert.ok(decodeStage.code.some((u) => u.pathname.endsWith("lib/record_stream.ts")));
-  assert.ok(augmentStage.code.some((u) => u.pathname.endsWith("lib/random.ts")));
+  assert.ok((await codeDigestsOf(fetchStage.module))["lib/data/archive_fetch.ts"]);
+  assert.ok((await codeDigestsOf(decodeStage.module))["lib/data/record_stream.ts"]);
+  assert.ok((await codeDigestsOf(augmentStage.module))["lib/core/random.ts"]);
 });
 
 Deno.test("fetch stage writes the verified members into its folder", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileChunks } from "../lib/file_chunks.ts";
-import { makeRecords, tempRunDir } from "./data_fixtures.ts";
+import { fileChunks } from "../lib/data/file_chunks.ts";
+import { makeRecords, tempRunDir } from "./fixtures/data_fixtures.ts";
 
 Deno.test("fileChunks streams a file in chunks of the given size, each a buffer of its own", async () => {
   const dir = await tempRunDir();

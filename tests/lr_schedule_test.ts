@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cosineDecayLr, cosineDecaySteps } from "../lib/lr_schedule.ts";
+import { cosineDecayLr, cosineDecaySteps } from "../lib/train/lr_schedule.ts";
 
 const tutorial = { lrMax: 1e-3, lrMin: 1e-5, decayEpochs: 5 };
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MetricsLog, readMetricsLog } from "../lib/metrics_log.ts";
+import { MetricsLog, readMetricsLog } from "../lib/train/metrics_log.ts";
 
 Deno.test("MetricsLog appends one JSON line per event and counts its bytes", async () => {
   const dir = await Deno.makeTempDir();

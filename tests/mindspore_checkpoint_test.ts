@@ -7,9 +7,9 @@ import {
   decodeMindSporeCheckpoint,
   encodeMindSporeCheckpoint,
   MindSporeCheckpointError,
-} from "../lib/mindspore_checkpoint.ts";
-import { buildResNet, namedWeights } from "../lib/resnet.ts";
-import { exportNamedTensors, loadPretrainedInto } from "../lib/weight_import.ts";
+} from "../lib/weights/mindspore_checkpoint.ts";
+import { buildResNet, namedWeights } from "../lib/model/resnet.ts";
+import { exportNamedTensors, loadPretrainedInto } from "../lib/weights/weight_import.ts";
 import { assertRejectsOneLine } from "./fixtures/assert_one_line.ts";
 
 await tf.setBackend("cpu");

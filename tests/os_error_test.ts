@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeOsError } from "../lib/os_error.ts";
+import { describeOsError } from "../lib/core/os_error.ts";
 
 Deno.test("describeOsError gives a few words for common faults", async () => {
   const fault = async (work: () => Promise<unknown>) =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { RunManifest } from "../lib/run_manifest.ts";
-import { makeBatchFiles, makeCifarArchive } from "./data_fixtures.ts";
+import type { RunManifest } from "../lib/run/contract.ts";
+import { makeBatchFiles, makeCifarArchive } from "./fixtures/data_fixtures.ts";
 import { runPipelineCli } from "./fixtures/pipeline_cli.ts";
 
 async function readManifest(runDir: string): Promise<RunManifest> {

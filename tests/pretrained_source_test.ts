@@ -3,17 +3,17 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { PipelineError } from "../lib/errors.ts";
-import { sha256Hex } from "../lib/hash.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { sha256Hex } from "../lib/core/hash.ts";
 import {
   importPretrained,
   MINDSPORE_RESNET50_URL,
   PRETRAINED_ALIASES,
   resolvePretrained,
-} from "../lib/pretrained_source.ts";
-import { buildResNet, namedWeights } from "../lib/resnet.ts";
-import { encodeSafetensors } from "../lib/safetensors.ts";
-import { exportNamedTensors } from "../lib/weight_import.ts";
+} from "../lib/weights/pretrained_source.ts";
+import { buildResNet, namedWeights } from "../lib/model/resnet.ts";
+import { encodeSafetensors } from "../lib/weights/safetensors.ts";
+import { exportNamedTensors } from "../lib/weights/weight_import.ts";
 
 await tf.setBackend("cpu");
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/core/random.ts";
 
 Deno.test("Rng core matches sfc32 as PractRand defines it (reference values from an independent implementation)", () => {
   const a = Rng.fromState([1, 2, 3, 4]);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { RECORD_BYTES } from "../lib/cifar_format.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { Rng } from "../lib/random.ts";
-import { RecordStream } from "../lib/record_stream.ts";
-import { makeRecords, referenceImage } from "./data_fixtures.ts";
+import { RECORD_BYTES } from "../lib/data/cifar_format.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { Rng } from "../lib/core/random.ts";
+import { RecordStream } from "../lib/data/record_stream.ts";
+import { makeRecords, referenceImage } from "./fixtures/data_fixtures.ts";
 
 /** A stream of `bytes` cut into chunks of the given sizes (the rest as one last chunk). */
 function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {

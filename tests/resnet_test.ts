@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { selectBackend } from "../lib/backend.ts";
+import { selectBackend } from "../lib/model/backend.ts";
 import {
   BN_EPSILON,
   BN_MOMENTUM,
@@ -10,7 +10,7 @@ import {
   layerSeed,
   namedWeights,
   RESNET_SPECS,
-} from "../lib/resnet.ts";
+} from "../lib/model/resnet.ts";
 
 // Shape and initializer checks need no GPU; the cpu backend keeps them fast and free of shader compiles.
 await selectBackend("cpu");

@@ -7,7 +7,7 @@ import {
   looksLikeSafetensors,
   SafetensorsError,
   toFloat32,
-} from "../lib/safetensors.ts";
+} from "../lib/weights/safetensors.ts";
 
 const FIXTURE = new URL("./fixtures/mixed.safetensors", import.meta.url);
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { resolveConfig } from "../lib/config.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { sha256Hex } from "../lib/hash.ts";
-import { createLogger } from "../lib/log.ts";
-import { readRunManifest } from "../lib/run_manifest.ts";
-import type { StageDefinition } from "../lib/stage.ts";
-import { explainRerun, runPipeline, withUpstream } from "../lib/stage_runner.ts";
+import { resolveConfig } from "../lib/config/config.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { sha256Hex } from "../lib/core/hash.ts";
+import { createLogger } from "../lib/core/log.ts";
+import { readRunManifest } from "../lib/run/manifest.ts";
+import type { StageDefinition } from "../lib/run/stage.ts";
+import { explainRerun, runPipeline, withUpstream } from "../lib/run/runner.ts";
 
 /** Two toy stages: "fetch" writes a file from a param, "decode" doubles it. Counts how often each ran. */
 function toyStages(calls: string[], options: { failDecode?: boolean } = {}): StageDefinition[] {
@@ -14,7 +14,7 @@ function toyStages(calls: string[], options: { failDecode?: boolean } = {}): Sta
     {
       name: "fetch",
       deps: [],
-      code: [new URL(import.meta.url)],
+      module: new URL(import.meta.url),
       params: (c) => ({ seed: c.seed }),
       async run(ctx) {
         calls.push("fetch");
@@ -27,7 +27,7 @@ function toyStages(calls: string[], options: { failDecode?: boolean } = {}): Sta
     {
       name: "decode",
       deps: ["fetch"],
-      code: [new URL(import.meta.url)],
+      module: new URL(import.meta.url),
       params: (c) => ({ epochs: c.epochs }),
       async run(ctx) {
         calls.push("decode");

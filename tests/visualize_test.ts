@@ -5,15 +5,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SAMPLE_GRID, visualizeStage } from "../pipeline/visualize.ts";
-import { PipelineError } from "../lib/errors.ts";
-import { createLogger } from "../lib/log.ts";
-import type { PipelineConfig } from "../lib/config.ts";
-import type { StageContext } from "../lib/stage.ts";
-import { decodePng, encodePng, pixelAt, type RasterImage } from "../lib/png.ts";
-import { gridLayout, hexToRgb } from "../lib/image_grid.ts";
-import { CORRECT_COLOR, gridColumns, niceTicks, predictionTitle, WRONG_COLOR } from "../lib/figures.ts";
-import { IMAGE_BYTES, parseEvaluation, parseMetricsJsonl, parseRunManifest } from "../lib/run_files.ts";
-import { escapeXml, svgElement } from "../lib/svg_builder.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+import { createLogger } from "../lib/core/log.ts";
+import type { PipelineConfig } from "../lib/config/config.ts";
+import type { StageContext } from "../lib/run/stage.ts";
+import { decodePng, encodePng, pixelAt, type RasterImage } from "../lib/figures/png.ts";
+import { gridLayout, hexToRgb } from "../lib/figures/image_grid.ts";
+import { gridColumns, niceTicks } from "../lib/figures/figures.ts";
+import { CORRECT_COLOR, predictionTitle, WRONG_COLOR } from "../lib/figures/style.ts";
+import { IMAGE_BYTES, parseEvaluation, parseMetricsJsonl, parseRunManifest } from "../lib/run/contract.ts";
+import { escapeXml, svgElement } from "../lib/figures/svg.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 
 function contextFor(runDir: string, config: PipelineConfig, out: string, lines: string[] = []): StageContext {

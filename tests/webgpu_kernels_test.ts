@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../lib/backend.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train_loop.ts";
+import { selectBackend } from "../lib/model/backend.ts";
+import { buildResNet } from "../lib/model/resnet.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train/train_loop.ts";
 import {
   projectKernelsActive,
   registerProjectKernels,
   unregisterProjectKernels,
-} from "../lib/webgpu_kernels.ts";
+} from "../lib/model/webgpu_kernels.ts";
 
 await selectBackend("webgpu", { stage: "test", kernels: "stock" });
 

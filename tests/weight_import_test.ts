@@ -9,10 +9,10 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { encodeMindSporeCheckpoint } from "../lib/mindspore_checkpoint.ts";
-import { buildResNet, namedWeights } from "../lib/resnet.ts";
-import { decodeSafetensors, encodeSafetensors } from "../lib/safetensors.ts";
-import { exportNamedTensors, loadPretrainedInto, mapTensorName } from "../lib/weight_import.ts";
+import { encodeMindSporeCheckpoint } from "../lib/weights/mindspore_checkpoint.ts";
+import { buildResNet, namedWeights } from "../lib/model/resnet.ts";
+import { decodeSafetensors, encodeSafetensors } from "../lib/weights/safetensors.ts";
+import { exportNamedTensors, loadPretrainedInto, mapTensorName } from "../lib/weights/weight_import.ts";
 import { assertRejectsOneLine } from "./fixtures/assert_one_line.ts";
 
 await tf.setBackend("cpu");

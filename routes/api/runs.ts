@@ -8,7 +8,7 @@
  * @module
  */
 import type { RouteContext } from "../../app.ts";
-import { listRuns } from "../../lib/run_reader.ts";
+import { listRuns } from "../../lib/dashboard/mod.ts";
 import { json } from "./json.ts";
 
 /** GET /api/runs. */

@@ -9,8 +9,8 @@
  * @module
  */
 import type { RouteContext } from "../../../app.ts";
-import { toCsv } from "../../../lib/csv.ts";
-import { curvesSvg } from "../../../lib/figures.ts";
+import { toCsv } from "../../../lib/dashboard/mod.ts";
+import { curvesSvg } from "../../../lib/figures/mod.ts";
 import { metricRows, readCompared } from "../../compare.tsx";
 import { download } from "../json.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 import type { RouteContext } from "../../../app.ts";
-import { readRun } from "../../../lib/run_reader.ts";
+import { readRun } from "../../../lib/dashboard/mod.ts";
 import { json } from "../json.ts";
 
 /** GET /api/runs/:id. */

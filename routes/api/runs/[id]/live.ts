@@ -9,7 +9,7 @@
  * @module
  */
 import type { RouteContext } from "../../../../app.ts";
-import { readLive } from "../../../../lib/run_reader.ts";
+import { readLive } from "../../../../lib/dashboard/mod.ts";
 import { liveSnapshot } from "../../../../components/island_props.ts";
 import { json } from "../../json.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { CONTENT_TYPES, type RouteContext } from "../../../../app.ts";
-import { resolveRunFile } from "../../../../lib/run_reader.ts";
+import { resolveRunFile } from "../../../../lib/dashboard/mod.ts";
 
 /** The policy of served run files: an SVG may show its embedded images and nothing more. */
 export const FILE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox";

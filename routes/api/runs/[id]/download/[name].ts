@@ -10,9 +10,9 @@
  * @module
  */
 import type { RouteContext } from "../../../../../app.ts";
-import { readRun, type RunView } from "../../../../../lib/run_reader.ts";
-import { toCsv } from "../../../../../lib/csv.ts";
-import { confusionSvg, curvesSvg } from "../../../../../lib/figures.ts";
+import { readRun, type RunView } from "../../../../../lib/dashboard/mod.ts";
+import { toCsv } from "../../../../../lib/dashboard/mod.ts";
+import { confusionSvg, curvesSvg } from "../../../../../lib/figures/mod.ts";
 import { download } from "../../../json.ts";
 
 const CSV = "text/csv; charset=utf-8";

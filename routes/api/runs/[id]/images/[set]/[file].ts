@@ -10,9 +10,9 @@
  * @module
  */
 import type { RouteContext } from "../../../../../../app.ts";
-import { type ImageSet, readRunImage } from "../../../../../../lib/run_reader.ts";
-import { encodePng } from "../../../../../../lib/png.ts";
-import { scaleTile } from "../../../../../../lib/image_grid.ts";
+import { type ImageSet, readRunImage } from "../../../../../../lib/dashboard/mod.ts";
+import { encodePng } from "../../../../../../lib/figures/mod.ts";
+import { scaleTile } from "../../../../../../lib/figures/mod.ts";
 
 /** GET /api/runs/:id/images/:set/:file. */
 export async function GET(ctx: RouteContext): Promise<Response> {

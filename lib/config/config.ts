@@ -1,0 +1,170 @@
+/**
+ * The one typed config that holds every hyperparameter of a run, and the presets.
+ *
+ * Every field is overridable from the command line (see `pipeline/main.ts`) and is written whole into the
+ * run's `run.json`, so a run can always be repeated from its manifest.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * const config = resolveConfig("quick", { epochs: 1 });
+ * console.log(config.batchSize); // 32
+ * ```
+ * @module
+ */
+import { TUTORIAL_MEAN, TUTORIAL_STD } from "../data/mod.ts";
+import type { Arch, Backend, KernelSet } from "../model/mod.ts";
+
+/** The official address of the CIFAR-10 binary archive. `CIFAR10_URL` overrides it. */
+export const OFFICIAL_DATA_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+
+/** Names of the presets. */
+export const PRESET_NAMES = ["seed", "quick", "smoke"] as const;
+/** One preset's name. */
+export type PresetName = typeof PRESET_NAMES[number];
+
+/** Every hyperparameter of a run. Units are in the comments. */
+export interface PipelineConfig {
+  /** Which preset this config started from. */
+  preset: PresetName;
+  /** Where the archive comes from: http(s)://, file:// or a path. */
+  dataUrl: string;
+  /** Seed of every random choice: initializers, shuffles, crops, flips (integer). */
+  seed: number;
+
+  // data
+  /** Use the first N records of the train split (records); null for all 50,000. */
+  trainLimit: number | null;
+  /** Use the first N records of the test split (records); null for all 10,000. */
+  testLimit: number | null;
+
+  // augment
+  /** RandomCrop zero padding on each side (pixels). */
+  cropPadding: number;
+  /** RandomHorizontalFlip probability (0..1). */
+  flipProbability: number;
+  /** Normalize mean per channel, RGB, on the [0,1] scale (the tutorial's values). */
+  mean: [number, number, number];
+  /** Normalize std per channel, RGB, on the [0,1] scale (the tutorial's values, not the measured ones). */
+  std: [number, number, number];
+
+  // model
+  /** Network family. */
+  arch: Arch;
+  /** Number of output classes (classes). */
+  numClasses: number;
+  /** Pretrained weights: a URL or path to a safetensors file or MindSpore checkpoint, or null. */
+  pretrained: string | null;
+
+  // train
+  /** tfjs backend. */
+  backend: Backend;
+  /** Convolution kernels on webgpu: the project's faster ones, or tfjs's stock ones (for comparison). */
+  kernels: KernelSet;
+  /** Training epochs (epochs). */
+  epochs: number;
+  /** Training batch size (images). */
+  batchSize: number;
+  /** Evaluation batch size (images). */
+  evalBatchSize: number;
+  /** Cosine schedule start learning rate (per step, SGD units). */
+  lrMax: number;
+  /** Cosine schedule end learning rate. */
+  lrMin: number;
+  /** Epochs over which the cosine decays (epochs); the tutorial uses the number of epochs. */
+  decayEpochs: number;
+  /** SGD momentum (0..1). */
+  momentum: number;
+  /** Print a log line every N steps (steps), and at the last step of each epoch. */
+  logEvery: number;
+  /** Stop each epoch after this many steps (steps); null for the whole split. For smoke tests only. */
+  maxStepsPerEpoch: number | null;
+
+  // visualize
+  /** Number of test predictions in the prediction grid (images). */
+  grid: number;
+}
+
+/** The tutorial's recipe: all data, ResNet50, batch 256, 5 epochs, Momentum 0.9, cosine 1e-3 → 1e-5. */
+export const SEED_PRESET: PipelineConfig = {
+  preset: "seed",
+  dataUrl: OFFICIAL_DATA_URL,
+  seed: 1,
+  trainLimit: null,
+  testLimit: null,
+  cropPadding: 4,
+  flipProbability: 0.5,
+  mean: [...TUTORIAL_MEAN],
+  std: [...TUTORIAL_STD],
+  arch: "resnet50",
+  numClasses: 10,
+  pretrained: null,
+  backend: "webgpu",
+  kernels: "project",
+  epochs: 5,
+  batchSize: 256,
+  evalBatchSize: 256,
+  lrMax: 1e-3,
+  lrMin: 1e-5,
+  decayEpochs: 5,
+  momentum: 0.9,
+  logEvery: 100,
+  maxStepsPerEpoch: null,
+  grid: 6,
+};
+
+/**
+ * Every stage end to end in at most 10 minutes on a 2-core CPU with no GPU (WebGPU on llvmpipe):
+ * ResNet50 on a subset, so the pipeline's shape is the tutorial's and only the amount of data differs.
+ */
+export const QUICK_PRESET: PipelineConfig = {
+  ...SEED_PRESET,
+  preset: "quick",
+  trainLimit: 192,
+  testLimit: 192,
+  epochs: 2,
+  decayEpochs: 2,
+  batchSize: 32,
+  evalBatchSize: 64,
+  logEvery: 2,
+  grid: 12,
+};
+
+/** The tests' preset: a tiny network on a handful of images, seconds per stage. */
+export const SMOKE_PRESET: PipelineConfig = {
+  ...SEED_PRESET,
+  preset: "smoke",
+  arch: "tiny",
+  trainLimit: 64,
+  testLimit: 32,
+  epochs: 2,
+  decayEpochs: 2,
+  batchSize: 16,
+  evalBatchSize: 32,
+  logEvery: 1,
+  grid: 6,
+};
+
+/** The presets by name. */
+export const PRESETS: Record<PresetName, PipelineConfig> = {
+  seed: SEED_PRESET,
+  quick: QUICK_PRESET,
+  smoke: SMOKE_PRESET,
+};
+
+/**
+ * A preset with overrides applied. `decayEpochs` follows `epochs` unless it is overridden itself.
+ *
+ * @example
+ * ```ts
+ * resolveConfig("seed", { epochs: 1 }).decayEpochs; // 1
+ * ```
+ */
+export function resolveConfig(preset: PresetName, overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+  const base = PRESETS[preset];
+  const config: PipelineConfig = { ...base, ...overrides, preset };
+  if (overrides.epochs !== undefined && overrides.decayEpochs === undefined) {
+    config.decayEpochs = overrides.epochs;
+  }
+  return config;
+}

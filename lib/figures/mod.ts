@@ -1,0 +1,10 @@
+/**
+ * Figures without a browser: PNG and SVG, image grids, and the style shared with the dashboard's islands.
+ *
+ * @module
+ */
+export * from "./figures.ts";
+export * from "./image_grid.ts";
+export * from "./png.ts";
+export * from "./style.ts";
+export * from "./svg.ts";

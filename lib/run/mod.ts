@@ -1,0 +1,11 @@
+/**
+ * Runs: the stage interface, the runner and its content-addressed cache, the code graph behind stage keys, run.json, and the run-folder contract that stages write and the dashboard reads.
+ *
+ * @module
+ */
+export * from "./code_graph.ts";
+export * from "./contract.ts";
+export * from "./image_file.ts";
+export * from "./manifest.ts";
+export * from "./runner.ts";
+export * from "./stage.ts";
