@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type PipelineConfig, PRESET_NAMES, type PresetName } from "../lib/config/mod.ts";
-import { STAGE_NAMES, type StageName } from "../lib/run/mod.ts";
+import { STAGE_NAMES, type StageName } from "../lib/contract/mod.ts";
 import { ARCHS, BACKENDS, KERNEL_SETS } from "../lib/model/mod.ts";
 import { UsageError } from "../lib/core/mod.ts";
 

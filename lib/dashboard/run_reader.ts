@@ -16,9 +16,9 @@
  * @module
  */
 import { isAbsolute, resolve, sep } from "node:path";
-import { STAGE_NAMES, type StageName } from "../run/mod.ts";
-import type { StageRecord } from "../run/mod.ts";
-import { imageCountOf, readImagesAt } from "../run/mod.ts";
+import { STAGE_NAMES, type StageName } from "../contract/mod.ts";
+import type { StageRecord } from "../contract/mod.ts";
+import { imageCountOf, readImagesAt } from "../contract/mod.ts";
 import {
   type DecodeMeta,
   epochCurve,
@@ -37,7 +37,7 @@ import {
   type SamplesInfo,
   type TrainMetrics,
   type TrainSummary,
-} from "../run/mod.ts";
+} from "../contract/mod.ts";
 
 /** A run id: a folder name in the runs folder; letters, digits, `.`, `_`, `-`, not starting with a dot. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;

@@ -11,20 +11,9 @@
  * ```
  * @module
  */
+import type { Batch } from "../data/mod.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-
-/**
- * A batch of normalized images and their labels: what `lib/batches.ts` yields (its `Batch` fits this).
- * `x` is `size × H × W × C` (NHWC) float32.
- */
-export interface LabeledBatch {
-  x: Float32Array;
-  y: Int32Array;
-  size: number;
-  /** Each image's index in its split. */
-  indices: Uint32Array;
-}
 
 /** One image's prediction. */
 export interface Prediction {
@@ -76,7 +65,7 @@ export interface EvaluateOptions {
  */
 export async function evaluateBatches(
   model: tfl.LayersModel,
-  batches: ReadableStream<LabeledBatch> | AsyncIterable<LabeledBatch>,
+  batches: ReadableStream<Batch> | AsyncIterable<Batch>,
   options: EvaluateOptions,
 ): Promise<EvaluationResult> {
   const k = options.numClasses;
@@ -84,7 +73,7 @@ export async function evaluateBatches(
   const predictions: Prediction[] = [];
   const [h, w, c] = inputShapeOf(model);
   let count = 0;
-  for await (const batch of batches as AsyncIterable<LabeledBatch>) {
+  for await (const batch of batches as AsyncIterable<Batch>) {
     if (batch.size === 0) continue;
     const probsT = tf.tidy(() => {
       const x = tf.tensor4d(batch.x, [batch.size, h, w, c]);

@@ -35,7 +35,8 @@ import { canonicalJson } from "../core/mod.ts";
 import { formatDuration, type Logger } from "../core/mod.ts";
 import { cosineDecayLr } from "./lr_schedule.ts";
 import { MetricsLog } from "./metrics_log.ts";
-import { evaluateBatches, inputShapeOf, type LabeledBatch } from "../model/mod.ts";
+import { evaluateBatches, inputShapeOf } from "../model/mod.ts";
+import type { Batch } from "../data/mod.ts";
 import { buildResNet, countTrainableParams } from "../model/mod.ts";
 
 /** Where the loop's batches come from. */
@@ -48,9 +49,9 @@ export interface TrainSources {
    * The training batches of 0-based `epoch` from 0-based `startStep` on. They must be a function of
    * (epoch, step) alone (the seeded augment plan), so that a resumed run sees what an uninterrupted one saw.
    */
-  trainBatches(epoch: number, startStep: number): ReadableStream<LabeledBatch>;
+  trainBatches(epoch: number, startStep: number): ReadableStream<Batch>;
   /** The test split, in record order. */
-  testBatches(): ReadableStream<LabeledBatch>;
+  testBatches(): ReadableStream<Batch>;
 }
 
 /** A finished training step, as the `onStep` hook sees it. */
@@ -197,7 +198,7 @@ export function createTrainStep(
   model: tfl.LayersModel,
   optimizer: tf.Optimizer,
   numClasses: number,
-): (batch: LabeledBatch) => Promise<number> {
+): (batch: Batch) => Promise<number> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const [h, w, c] = inputShapeOf(model);
   return async (batch) => {
