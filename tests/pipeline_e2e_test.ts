@@ -59,6 +59,24 @@ Deno.test({
     assert.equal((m.stages.evaluate?.summary as { accuracy: number }).accuracy, evaluation.accuracy);
     await Deno.stat(join(first, "visualize", "predictions.svg"));
 
+    // The end-of-run summary: printed as a table and stored in run.json.
+    assert.match(r1.stdout, /^summary:\n {2}fetch +done +\d/m);
+    assert.match(r1.stdout, /^ {2}visualize +done +\S+$/m);
+    assert.match(r1.stdout, /^ {2}best test accuracy \d+\.\d % at epoch [12]$/m);
+    assert.match(r1.stdout, /^ {2}figures: .*visualize\/curves\.svg/m);
+    assert.match(
+      r1.stdout,
+      /^ {2}dashboard: deno task dashboard --runs \S+ {3}then open http:\/\/127\.0\.0\.1:8000\/runs\/first$/m,
+    );
+    const summary = m.summary as { stages: { stage: string }[]; bestEpoch: number; figures: string[] };
+    assert.equal(summary.stages.length, 6);
+    assert.equal(
+      summary.bestEpoch,
+      train.epochs.reduce((a, e) => (e.testAccuracy > a.testAccuracy ? e : a)).epoch,
+    );
+    assert.ok(summary.figures.some((f) => f.endsWith("visualize/confusion.svg")));
+    assert.doesNotMatch(r1.stdout + r1.stderr, /\b1 epochs\b|remaining 0 steps/);
+
     // Same settings, another run folder: every stage is served from the cache.
     const second = join(root, "second");
     const r2 = await runPipelineCli(["--preset", "smoke", "--out", second, "--cache-dir", cache]);

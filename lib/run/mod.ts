@@ -6,5 +6,6 @@
 export * from "./code_graph.ts";
 export * from "./manifest.ts";
 export * from "./cache_index.ts";
+export * from "./run_summary.ts";
 export * from "./runner.ts";
 export * from "./stage.ts";
