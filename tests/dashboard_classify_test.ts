@@ -75,6 +75,15 @@ Deno.test("dashboard: classify an uploaded image; bounded, images only; odd fold
       assert.equal((await post("absent", png)).status, 404);
     });
 
+    await t.step("compare says which runs it leaves out past 8", async () => {
+      const ids = Array.from({ length: 10 }, (_, i) => `r${i}`);
+      const html = await (await app.request(`/compare?runs=${[ID, "no-checkpoint", ...ids].join(",")}`))
+        .text();
+      assert.match(html, /A comparison shows at most 8 runs; left out: r6, r7, r8, r9\./);
+      const few = await (await app.request(`/compare?runs=${ID},no-checkpoint`)).text();
+      assert.doesNotMatch(few, /left out/);
+    });
+
     await t.step("an evaluation file that exists but is invalid is said to be invalid", async () => {
       const html = await (await app.request("/runs/no-checkpoint")).text();
       assert.match(html, /evaluate\/evaluation\.json is invalid/);
