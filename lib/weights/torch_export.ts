@@ -129,12 +129,14 @@ export async function torchExport(model: tfl.LayersModel, options: TorchExportOp
   const known = (ARCHS as readonly string[]).includes(options.arch);
   if (!known) throw new RangeError(`Cannot export arch "${options.arch}": not one of ${ARCHS.join(", ")}`);
   const spec = RESNET_SPECS[options.arch as Arch];
+  // The stem's width as built (a run may have narrowed the network), not the family's default.
+  const width = model.getLayer("conv1").weights[0]?.shape[3] ?? spec.width;
   const tensors = await torchStateDict(model);
   const numClasses = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? options.classes.length;
   const preprocessing: ExportPreprocessing = {
     arch: options.arch,
-    torchvisionBuilder: spec.width === 64 ? `torchvision.models.${options.arch}` : null,
-    spec: { block: spec.block, layers: [...spec.stages], width: spec.width },
+    torchvisionBuilder: width === 64 ? `torchvision.models.${options.arch}` : null,
+    spec: { block: spec.block, layers: [...spec.stages], width },
     numClasses,
     classes: options.classes,
     inputSize: options.inputSize ?? 32,
