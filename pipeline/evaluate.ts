@@ -21,7 +21,7 @@ import { PipelineError } from "../lib/core/mod.ts";
 import { evaluateBatches } from "../lib/model/mod.ts";
 import { limitSplit } from "../lib/data/mod.ts";
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
-import { BEST_CHECKPOINT } from "../lib/train/mod.ts";
+import { BEST_CHECKPOINT } from "../lib/contract/mod.ts";
 
 /** Digits kept of each probability in predictions.json. */
 const PROB_DIGITS = 6;

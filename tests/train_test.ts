@@ -10,7 +10,7 @@ import { cosineDecayLr } from "../lib/train/lr_schedule.ts";
 import { readMetricsLog } from "../lib/train/metrics_log.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
 import type { StageContext } from "../lib/run/stage.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train/train_loop.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import { runEvaluateStage } from "../pipeline/evaluate.ts";
 import { runTrainStage } from "../pipeline/train.ts";
 import { tinyLosses } from "./fixtures/tiny_losses.ts";

@@ -60,6 +60,10 @@ export interface KeyParts {
 
 /** The image layout of `*_images.u8` and `samples.u8` (uint8 HWC, 32 × 32 × 3), as the data layer defines it. */
 export { CHANNELS as IMAGE_CHANNELS, IMAGE_BYTES, IMAGE_SIZE } from "../data/mod.ts";
+/** The train stage's checkpoint folders, relative to its folder (`<run>/train/`). */
+export const CHECKPOINT_PATHS = { best: "checkpoints/best", last: "checkpoints/last" } as const;
+/** The run-folder path of the best checkpoint, as train.json names it. */
+export const BEST_CHECKPOINT = `train/${CHECKPOINT_PATHS.best}`;
 /** The run.json version this code writes and reads best. */
 export const RUN_MANIFEST_VERSION = 1;
 
