@@ -56,6 +56,8 @@ export interface SaveCheckpointOptions {
   optimizer?: tf.Optimizer;
   /** JSON state saved as `state.json` (epoch, step, …). */
   state?: unknown;
+  /** More JSON files saved inside the folder, by name (e.g. the scores the checkpoint earned). */
+  json?: Record<string, unknown>;
 }
 
 /** Save `model` (and optionally optimizer slots and state) as the checkpoint folder `dir`, atomically. */
@@ -76,6 +78,9 @@ export async function saveCheckpoint(
         join(tmp, CHECKPOINT_FILES.state),
         JSON.stringify(options.state, null, 2) + "\n",
       );
+    }
+    for (const [name, value] of Object.entries(options.json ?? {})) {
+      await Deno.writeTextFile(join(tmp, name), JSON.stringify(value) + "\n");
     }
     await replaceDir(tmp, dir);
   } catch (err) {

@@ -15,7 +15,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { canonicalJson, type Logger, PipelineError } from "../core/mod.ts";
 import { readCheckpointState, recoverCheckpoint, saveCheckpoint } from "../model/mod.ts";
-import { CHECKPOINT_PATHS } from "../contract/mod.ts";
+import { CHECKPOINT_PATHS, CHECKPOINT_SCORES, type CheckpointScores } from "../contract/mod.ts";
 import type { MetricsLog } from "./metrics_log.ts";
 import type { TrainReporter } from "./reporter.ts";
 import type { EpochSums, RunProgress, TrainState } from "./types.ts";
@@ -104,9 +104,12 @@ export class Checkpointer {
     this.#lastSave = performance.now();
   }
 
-  /** Save `best` (weights only) for 1-based `epoch`. */
-  async saveBest(epoch: number): Promise<void> {
-    await saveCheckpoint(join(this.#dir, CHECKPOINT_PATHS.best), this.#options.model);
+  /** Save `best` (weights, and the test scores they earned) for the 1-based epoch of `scores`. */
+  async saveBest(scores: CheckpointScores): Promise<void> {
+    const epoch = scores.epoch;
+    await saveCheckpoint(join(this.#dir, CHECKPOINT_PATHS.best), this.#options.model, {
+      json: { [CHECKPOINT_SCORES]: scores },
+    });
     await this.#options.reporter.checkpoint("best", CHECKPOINT_PATHS.best, epoch);
   }
 }

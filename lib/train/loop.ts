@@ -198,7 +198,10 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     }
     reporter.endEpochTraining();
 
-    const evaluation = await evaluateBatches(model, sources.testBatches(), { numClasses: config.numClasses });
+    const evaluation = await evaluateBatches(model, sources.testBatches(), {
+      numClasses: config.numClasses,
+      keepPredictions: true,
+    });
     const record: EpochRecord = {
       epoch: epoch + 1,
       meanLoss: sums.steps > 0 ? sums.lossSum / sums.steps : NaN,
@@ -213,7 +216,19 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     if (run.bestAccuracy === null || record.testAccuracy > run.bestAccuracy) {
       run.bestAccuracy = record.testAccuracy;
       run.bestEpoch = record.epoch;
-      await checkpointer.saveBest(record.epoch);
+      const { numClasses, testLimit, evalBatchSize, mean, std } = config;
+      await checkpointer.saveBest({
+        epoch: record.epoch,
+        settings: {
+          numClasses,
+          testLimit,
+          evalBatchSize,
+          mean: [...mean],
+          std: [...std],
+          testCount: evaluation.count,
+        },
+        predictions: evaluation.predictions,
+      });
     }
     const point = { at: { epoch: epoch + 1, step: stepsPerEpoch }, next: { epoch: epoch + 1, step: 0 } };
     await checkpointer.saveLast({ ...point, partial: zeroSums() }, run);
