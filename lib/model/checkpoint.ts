@@ -16,6 +16,8 @@
  * ```
  * @module
  */
+// Registers the project's batch norm under tfjs's name, so loaded models update statistics as trained ones.
+import "./batch_norm.ts";
 import { basename, dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";

@@ -6,7 +6,8 @@
  * - The ImageNet stem, kept at 32×32: 7×7 stride-2 conv, BN, ReLU, 3×3 stride-2 max-pool.
  * - Global average pooling and a Dense head.
  * - Conv weights from Normal(0, 0.02), down-sample BN gamma from Normal(1, 0.02), convs without bias,
- *   BN epsilon 1e-5 and momentum 0.9 (the keras convention for MindSpore's/PyTorch's 0.1).
+ *   BN epsilon 1e-5 and momentum 0.9 (the keras convention for MindSpore's/PyTorch's 0.1); the moving variance
+ *   is updated with the unbiased batch variance, as PyTorch and MindSpore do (`batch_norm.ts`).
  * - `tiny` is the same builder with Bottleneck blocks [1, 1, 1, 1] and base width 8, for tests.
  *
  * Every layer is named after its place in the tutorial's MindSpore network, so a checkpoint is legible and
@@ -28,6 +29,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { ReferenceBatchNormalization } from "./batch_norm.ts";
 
 /** The two residual block types of the tutorial. */
 export type BlockType = "basic" | "bottleneck";
@@ -237,7 +239,7 @@ class Builder {
   bn(x: tfl.SymbolicTensor, name: string, gammaNormal = false) {
     const seed = layerSeed(this.#seed, `${name}/gamma`);
     return apply(
-      tfl.layers.batchNormalization({
+      new ReferenceBatchNormalization({
         axis: -1,
         momentum: BN_MOMENTUM,
         epsilon: BN_EPSILON,
