@@ -30,6 +30,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { ReferenceBatchNormalization } from "./batch_norm.ts";
+import { CHANNELS, IMAGE_SIZE } from "../data/mod.ts";
 
 /** The two residual block types of the tutorial. */
 export type BlockType = "basic" | "bottleneck";
@@ -63,7 +64,7 @@ export const RESNET_SPECS: Readonly<Record<Arch, ResNetSpec>> = {
 export const EXPANSION: Readonly<Record<BlockType, number>> = { basic: 1, bottleneck: 4 };
 
 /** CIFAR-10 images: 32 × 32 × 3, NHWC. */
-export const CIFAR_INPUT_SHAPE: readonly [number, number, number] = [32, 32, 3];
+export const CIFAR_INPUT_SHAPE: readonly [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, CHANNELS];
 
 /** Batch-norm epsilon (MindSpore's and PyTorch's default). */
 export const BN_EPSILON = 1e-5;
