@@ -7,6 +7,8 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * declare const ctx: StageContext;
  * import { evaluateStage } from "./evaluate.ts";
  * const summary = await evaluateStage.run(ctx); // { accuracy: 0.47, count: 10000, perClass: {…}, … }
  * ```
@@ -94,6 +96,8 @@ async function savedScores(
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * declare const ctx: StageContext;
  * const { accuracy } = await runEvaluateStage(ctx);
  * ```
  */

@@ -10,6 +10,10 @@
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * declare const model: tfl.LayersModel;
+ * const optimizer = tf.train.momentum(1e-3, 0.9);
  * import { loadModel, saveCheckpoint } from "./checkpoint.ts";
  * await saveCheckpoint("run/train/checkpoints/last", model, { optimizer, state: { epoch: 1, step: 0 } });
  * const again = await loadModel("run/train/checkpoints/last");
@@ -224,6 +228,9 @@ async function writeOptimizerFiles(dir: string, model: tfl.LayersModel, optimize
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * declare const model: tfl.LayersModel;
  * const optimizer = tf.train.momentum(1e-3, 0.9);
  * await loadOptimizerState("run/train/checkpoints/last", model, optimizer);
  * ```

@@ -5,6 +5,11 @@
  *
  * @example
  * ```ts
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * import { type SplitData, testBatches } from "../data/mod.ts";
+ * declare const model: tfl.LayersModel;
+ * declare const data: SplitData;
+ * const options = { batchSize: 256, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] };
  * import { evaluateBatches } from "./predict.ts";
  * const result = await evaluateBatches(model, testBatches(data, options), { numClasses: 10 });
  * console.log(result.accuracy, result.confusion[3][5]); // cats taken for dogs
@@ -60,6 +65,10 @@ export interface EvaluateOptions {
  *
  * @example
  * ```ts
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * import type { Batch } from "../data/mod.ts";
+ * declare const model: tfl.LayersModel;
+ * declare const batches: ReadableStream<Batch>;
  * const { accuracy, perClass } = await evaluateBatches(model, batches, { numClasses: 10, keepPredictions: true });
  * ```
  */

@@ -313,6 +313,7 @@ export function countTrainableParams(model: tfl.LayersModel): number {
  *
  * @example
  * ```ts
+ * const model = buildResNet("tiny", { numClasses: 10, seed: 1 });
  * const weights = namedWeights(model);
  * weights.get("fc/bias")!.shape; // [10]
  * ```

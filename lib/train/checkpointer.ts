@@ -5,6 +5,8 @@
  *
  * @example
  * ```ts
+ * import { createLogger } from "../core/mod.ts";
+ * const log = createLogger();
  * import { Checkpointer } from "./checkpointer.ts";
  * const state = await Checkpointer.prepare("runs/a/train", { resume: true, params: {}, log });
  * ```

@@ -11,6 +11,14 @@
  *
  * @example
  * ```ts
+ * import { createLogger } from "../core/mod.ts";
+ * import { resolveConfig } from "../config/mod.ts";
+ * import { selectBackend } from "../model/mod.ts";
+ * import type { TrainSources } from "./types.ts";
+ * declare const sources: TrainSources;
+ * const config = resolveConfig("smoke");
+ * const log = createLogger();
+ * const backend = await selectBackend("webgpu");
  * import { runTraining } from "./loop.ts";
  * const result = await runTraining(sources, { config, dir: "runs/a/train", log, backend });
  * console.log(result.bestEpoch, result.bestAccuracy);
@@ -76,6 +84,13 @@ export function trainParams(config: PipelineConfig): Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import { createLogger } from "../core/mod.ts";
+ * import { resolveConfig } from "../config/mod.ts";
+ * import { selectBackend } from "../model/mod.ts";
+ * import type { TrainSources } from "./types.ts";
+ * declare const sources: TrainSources;
+ * const config = resolveConfig("smoke");
+ * const [dir, log, backend] = ["runs/a/train", createLogger(), await selectBackend("webgpu")];
  * const result = await runTraining(sources, { config, dir, log, backend, resume: true });
  * ```
  */

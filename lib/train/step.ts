@@ -28,6 +28,11 @@ import { inputShapeOf } from "../model/mod.ts";
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { buildResNet } from "../model/mod.ts";
+ * import { syntheticBatch } from "../data/mod.ts";
+ * const model = buildResNet("tiny", { numClasses: 10, seed: 1 });
+ * const batch = syntheticBatch(4, 1);
  * const step = createTrainStep(model, tf.train.momentum(1e-3, 0.9), 10);
  * const loss = await step(batch);
  * ```
@@ -71,6 +76,7 @@ export function createTrainStep(
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * disposeOptimizer(tf.train.momentum(1e-3, 0.9));
  * ```
  */
