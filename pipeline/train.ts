@@ -9,6 +9,8 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * declare const ctx: StageContext;
  * import { trainStage } from "./train.ts";
  * const summary = await trainStage.run(ctx); // { bestEpoch, bestAccuracy, … }
  * ```
@@ -37,6 +39,8 @@ export type TrainExtras = Pick<
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * declare const ctx: StageContext;
  * await runTrainStage(ctx, { checkpointEverySteps: 2 });
  * ```
  */
