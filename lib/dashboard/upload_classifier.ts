@@ -1,69 +1,91 @@
 /**
  * The dashboard's "classify an image" box, server side: a bounded upload (PNG or JPEG, at most
- * {@linkcode MAX_UPLOAD_BYTES}) classified by the run's best checkpoint on tfjs's cpu backend. Opened
- * models are kept (one per checkpoint, reopened when its files change), so only the first upload of a run
- * pays for loading it. tfjs is imported on the first upload, so the dashboard starts without it.
+ * {@linkcode MAX_UPLOAD_BYTES}) is handed to `deno task classify --json` (pipeline/classify.ts) in a child
+ * process, which answers with the run's best checkpoint on tfjs's cpu backend. The dashboard itself never
+ * loads tfjs (tests/layout_test.ts holds it to that); the price is a process start per upload (about 1 s
+ * for the tiny network).
  *
  * @example
  * ```ts
  * import { classifyUpload } from "./upload_classifier.ts";
  * const answer = await classifyUpload("runs/quick", await Deno.readFile("cat.png"), { name: "cat.png" });
- * console.log(answer.top[0]);
+ * if (answer.ok) console.log(answer.top[0]);
  * ```
  * @module
  */
 import { join } from "node:path";
-import type { ImageClassification, RunModel } from "../infer/mod.ts";
+import { PROJECT_ROOT } from "../core/mod.ts";
 
 /** The largest upload the box accepts, in bytes (2 MB). */
 export const MAX_UPLOAD_BYTES = 2_000_000;
 
-/** How many runs' models stay open. */
-const KEEP_OPEN = 2;
-const open = new Map<string, { stamp: string; run: RunModel }>();
-
-async function stampOf(checkpointDir: string): Promise<string> {
-  const info = await Deno.stat(join(checkpointDir, "weights.bin"));
-  return `${info.mtime?.getTime()}:${info.size}`;
-}
-
-async function runModelFor(runDir: string): Promise<RunModel> {
-  const checkpointDir = join(runDir, "train", "checkpoints", "best");
-  const stamp = await stampOf(checkpointDir).catch(() => "none");
-  const kept = open.get(runDir);
-  if (kept && kept.stamp === stamp) return kept.run;
-  if (kept) {
-    kept.run.model.dispose();
-    open.delete(runDir);
+/** What the classify command answered for an upload. */
+export type UploadAnswer =
+  | {
+    ok: true;
+    file: string;
+    width: number;
+    height: number;
+    top: { class: string; index: number; probability: number }[];
   }
-  const { selectBackend } = await import("../model/mod.ts");
-  const { openRunModel } = await import("../infer/mod.ts");
-  await selectBackend("cpu", { stage: "dashboard" });
-  const run = await openRunModel(runDir, { checkpoint: "best", command: "dashboard" });
-  open.set(runDir, { stamp, run });
-  while (open.size > KEEP_OPEN) {
-    const [oldest, entry] = open.entries().next().value!;
-    entry.run.model.dispose();
-    open.delete(oldest);
-  }
-  return run;
-}
+  /** `kind` "image": the picture could not be read; "run": the run cannot classify (no checkpoint, …). */
+  | { ok: false; kind: "image" | "run"; error: string };
 
 /**
- * Classify uploaded image bytes with the best checkpoint of the run in `runDir`. Throws `ImageInputError`
- * for a picture that cannot be read and `PipelineError` for a run that cannot classify (no checkpoint).
+ * Classify uploaded image bytes with the best checkpoint of the run in `runDir` (through
+ * `pipeline/classify.ts --json` in a child process); every fault comes back as one line.
  *
  * @example
  * ```ts
- * const { top } = await classifyUpload(runDir, bytes, { name: "upload.jpg" });
+ * const answer = await classifyUpload(runDir, bytes, { name: "upload.jpg" });
  * ```
  */
 export async function classifyUpload(
   runDir: string,
   bytes: Uint8Array,
   options: { name: string },
-): Promise<ImageClassification> {
-  const run = await runModelFor(runDir);
-  const { classifyBytes } = await import("../infer/mod.ts");
-  return classifyBytes(run, bytes, { name: options.name, top: 3 });
+): Promise<UploadAnswer> {
+  const tmpDir = await Deno.makeTempDir({ prefix: "dashboard-upload-" });
+  const safe = options.name.replace(/[^A-Za-z0-9._-]/g, "_").slice(-80) || "upload";
+  const file = join(tmpDir, safe);
+  try {
+    await Deno.writeFile(file, bytes);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        join(PROJECT_ROOT, "pipeline", "classify.ts"),
+        "--json",
+        "--run",
+        runDir,
+        file,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const rename = (s: string) => s.replaceAll(file, options.name);
+    let answers: unknown;
+    try {
+      answers = JSON.parse(new TextDecoder().decode(out.stdout));
+    } catch {
+      const line = new TextDecoder().decode(out.stderr).trim().split("\n").filter(Boolean).at(-1) ?? "";
+      return {
+        ok: false,
+        kind: "run",
+        error: rename(line.replace(/^error: \[\w+\] /, "")) || `classify exited with ${out.code}`,
+      };
+    }
+    const [answer] = answers as Record<string, unknown>[];
+    if (typeof answer?.error === "string") return { ok: false, kind: "image", error: rename(answer.error) };
+    return {
+      ok: true,
+      file: options.name,
+      width: answer.width as number,
+      height: answer.height as number,
+      top: answer.top as { class: string; index: number; probability: number }[],
+    };
+  } finally {
+    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+  }
 }

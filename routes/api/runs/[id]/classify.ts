@@ -15,8 +15,7 @@
  */
 import { json, type RouteContext } from "@/utils.ts";
 import { classifyUpload, MAX_UPLOAD_BYTES, resolveRunDir } from "@/lib/dashboard/mod.ts";
-import { ImageInputError, sniffImageType } from "@/lib/figures/mod.ts";
-import { PipelineError } from "@/lib/core/mod.ts";
+import { sniffImageType } from "@/lib/figures/mod.ts";
 
 const TYPES = ["image/png", "image/jpeg"];
 
@@ -59,20 +58,11 @@ export async function POST(ctx: RouteContext): Promise<Response> {
   if (sniffImageType(bytes) === null) {
     return json({ error: `Cannot read ${name}: not a PNG or JPEG file` }, 415);
   }
-  try {
-    const answer = await classifyUpload(dir, bytes, { name });
-    return json({
-      file: answer.file,
-      width: answer.width,
-      height: answer.height,
-      top: answer.top.map((s) => ({ class: s.className, index: s.index, probability: s.probability })),
-    });
-  } catch (err) {
-    if (err instanceof ImageInputError) return json({ error: err.message }, 415);
-    if (err instanceof PipelineError) {
-      // the run's folder path is not for the browser
-      return json({ error: err.message.replaceAll(dir, ctx.params.id) }, 409);
-    }
-    throw err;
+  const answer = await classifyUpload(dir, bytes, { name });
+  if (!answer.ok) {
+    // the run's folder path on this machine is not for the browser
+    return json({ error: answer.error.replaceAll(dir, ctx.params.id) }, answer.kind === "image" ? 415 : 409);
   }
+  const { ok: _ok, ...body } = answer;
+  return json(body);
 }
