@@ -75,6 +75,7 @@ export async function runTrainStage(
   const { mean, std, batchSize, evalBatchSize } = config;
   const sources: TrainSources = {
     trainCount: train.count,
+    testCount: test.count,
     stepsPerEpoch: Math.ceil(train.count / batchSize),
     trainBatches: (epoch, startStep) => trainBatches(train, plan, { epoch, batchSize, mean, std, startStep }),
     testBatches: () => testBatches(test, { batchSize: evalBatchSize, mean, std }),
