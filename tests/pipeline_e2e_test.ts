@@ -45,7 +45,7 @@ Deno.test({
 
     // Per-epoch loss and accuracy, and the best checkpoint, in run.json and on disk.
     const train = m.stages.train?.summary as {
-      epochs: { epoch: number; meanLoss: number; testAccuracy: number }[];
+      epochs: { epoch: number; meanLoss: number; testAccuracy: number; lr: number }[];
       bestCheckpoint: string;
     };
     assert.deepEqual(train.epochs.map((e) => e.epoch), [1, 2]);
@@ -105,6 +105,33 @@ Deno.test({
     assert.equal(m3.stages.visualize?.status, "done");
     assert.equal(m3.stages.visualize?.reason, "param grid changed: 6 → 4");
     assert.match(r3.stdout, /visualize: running \(param grid changed: 6 → 4\)/);
+
+    // The finished first run, extended: --resume --epochs 3 trains one more epoch from checkpoints/last
+    // under a new train key; the 2-epoch cache entry stays as it was.
+    const oldEntry = join(cache, "train", m.stages.train!.key!, "files", "metrics.jsonl");
+    const oldMetrics = await Deno.readTextFile(oldEntry);
+    const r4 = await runPipelineCli(["--resume", "--out", first, "--cache-dir", cache, "--epochs", "3"]);
+    assert.equal(r4.code, 0, r4.stdout + r4.stderr);
+    assert.match(r4.stdout, /train: extending the run from 2 to 3 epochs \(a new cache key\)/);
+    assert.match(r4.stdout, /epochs 3–3 train at lrMin/);
+    const m4 = await readManifest(first);
+    assert.equal(m4.stages.train?.status, "done");
+    assert.notEqual(m4.stages.train?.key, m.stages.train?.key, "a new key, not the old one");
+    const train4 = m4.stages.train?.summary as {
+      epochs: { epoch: number; lr: number }[];
+      resumedFrom: unknown;
+    };
+    assert.deepEqual(train4.epochs.map((e) => e.epoch), [1, 2, 3]);
+    assert.deepEqual(train4.resumedFrom, { epoch: 3, step: 0 });
+    assert.equal(train4.epochs[2].lr, m.config.lrMin, "past decayEpochs the cosine stays at its floor");
+    assert.deepEqual(
+      train4.epochs.slice(0, 2).map((e) => e.lr),
+      train.epochs.map((e) => e.lr),
+    );
+    assert.equal(await Deno.readTextFile(oldEntry), oldMetrics, "the old cache entry is untouched");
+    const shorter = await runPipelineCli(["--resume", "--out", first, "--cache-dir", cache, "--epochs", "1"]);
+    assert.equal(shorter.code, 1);
+    assert.match(shorter.stderr, /Cannot resume with --epochs 1: checkpoints\/last has 3 epochs trained/);
     await Deno.remove(root, { recursive: true });
   },
 });
