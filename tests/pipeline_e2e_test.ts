@@ -113,7 +113,7 @@ Deno.test({
     const r4 = await runPipelineCli(["--resume", "--out", first, "--cache-dir", cache, "--epochs", "3"]);
     assert.equal(r4.code, 0, r4.stdout + r4.stderr);
     assert.match(r4.stdout, /train: extending the run from 2 to 3 epochs \(a new cache key\)/);
-    assert.match(r4.stdout, /epochs 3–3 train at lrMin/);
+    assert.match(r4.stdout, /epoch 3 trains at lrMin/);
     const m4 = await readManifest(first);
     assert.equal(m4.stages.train?.status, "done");
     assert.notEqual(m4.stages.train?.key, m.stages.train?.key, "a new key, not the old one");

@@ -158,11 +158,13 @@ function checkResumable(state: TrainState, params: Record<string, unknown>, log?
     }
     if (params.epochs > was.epochs) {
       const decay = Number(params.decayEpochs);
+      const from = Math.max(decay, done) + 1;
+      const floor = from === params.epochs ? `epoch ${from} trains` : `epochs ${from}–${params.epochs} train`;
       log?.info(
         `train: extending the run from ${was.epochs} to ${params.epochs} epochs (a new cache key); ` +
           `epochs 1–${was.epochs} keep their learning rates (decayEpochs stays ${decay})` +
           (params.epochs > decay
-            ? `, and epochs ${Math.max(decay, done) + 1}–${params.epochs} train at lrMin ${params.lrMin}: ` +
+            ? `, and ${floor} at lrMin ${params.lrMin}: ` +
               `the cosine schedule has ended and stays at its floor`
             : ""),
       );
