@@ -63,7 +63,7 @@ Deno.test({
     assert.match(r1.stdout, /^summary:\n {2}fetch +done +\d/m);
     assert.match(r1.stdout, /^ {2}visualize +done +\S+$/m);
     assert.match(r1.stdout, /^ {2}best test accuracy \d+\.\d % at epoch [12]$/m);
-    assert.match(r1.stdout, /^ {2}figures: .*visualize\/curves\.svg/m);
+    assert.match(r1.stdout, /^ {2}figures in \S+\/visualize\/: .*curves\.svg/m);
     assert.match(
       r1.stdout,
       /^ {2}dashboard: deno task dashboard --runs \S+ {3}then open http:\/\/127\.0\.0\.1:8000\/runs\/first$/m,

@@ -101,7 +101,11 @@ export function formatRunSummary(summary: RunSummary): string {
   if (summary.evaluationAccuracy !== null) {
     lines.push(`  evaluation of the best checkpoint: ${pct(summary.evaluationAccuracy)}`);
   }
-  if (summary.figures.length) lines.push(`  figures: ${summary.figures.join(", ")}`);
+  if (summary.figures.length) {
+    const dir = dirname(summary.figures[0]);
+    const names = summary.figures.map((f) => (dirname(f) === dir ? f.slice(dir.length + 1) : f));
+    lines.push(`  figures in ${dir}/: ${names.join(", ")}`);
+  }
   lines.push(`  dashboard: ${summary.dashboard}   then open ${summary.url}`);
   return lines.join("\n");
 }
