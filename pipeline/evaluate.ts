@@ -210,6 +210,7 @@ export const evaluateStage: StageDefinition = {
   module: new URL(import.meta.url),
   params: (config) => ({
     arch: config.arch,
+    width: config.width,
     numClasses: config.numClasses,
     backend: config.backend,
     evalBatchSize: config.evalBatchSize,

@@ -86,7 +86,12 @@ export async function runTrainStage(
     const source = config.pretrained;
     // torchvision/timm weights (safetensors) expect PyTorch's symmetric padding; MindSpore's, 'same'.
     const padding = source && /\.safetensors$/i.test(source) ? "torch" : "same";
-    const model = buildResNet(config.arch, { numClasses: config.numClasses, seed: config.seed, padding });
+    const model = buildResNet(config.arch, {
+      numClasses: config.numClasses,
+      seed: config.seed,
+      padding,
+      width: config.width,
+    });
     if (source) {
       const report = await importPretrained(model, source, { log, cacheDir: ctx.cacheDir });
       log.info(`train: imported ${report.tensorsLoaded} tensors from ${report.file} (padding "${padding}")`);

@@ -92,6 +92,8 @@ export interface BuildResNetOptions {
   inputShape?: readonly [number, number, number];
   /** Padding of stride-2 windows; defaults to `"same"` (the tutorial's). */
   padding?: PaddingMode;
+  /** Base width instead of the family's (null or absent: the family's own). */
+  width?: number | null;
 }
 
 /**
@@ -125,7 +127,7 @@ export function layerSeed(seed: number, name: string): number {
 export function buildResNet(arch: Arch, options: BuildResNetOptions): tfl.LayersModel {
   const spec = RESNET_SPECS[arch];
   if (!spec) throw new Error(`Unknown ResNet arch "${arch}"; known: ${Object.keys(RESNET_SPECS).join(", ")}`);
-  return buildResNetFromSpec(spec, { ...options, name: arch });
+  return buildResNetFromSpec({ ...spec, width: options.width ?? spec.width }, { ...options, name: arch });
 }
 
 /**

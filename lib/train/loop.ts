@@ -60,6 +60,7 @@ export function trainParams(config: PipelineConfig): Record<string, unknown> {
   return {
     seed: config.seed,
     arch: config.arch,
+    width: config.width,
     numClasses: config.numClasses,
     pretrained: config.pretrained,
     backend: config.backend,
@@ -120,7 +121,7 @@ export async function runTraining(sources: TrainSources, options: TrainLoopOptio
     } else {
       model = options.createModel
         ? await options.createModel()
-        : buildResNet(config.arch, { numClasses: config.numClasses, seed: config.seed });
+        : buildResNet(config.arch, { numClasses: config.numClasses, seed: config.seed, width: config.width });
       metrics = await MetricsLog.open(metricsPath, { truncate: true });
     }
     return await trainEpochs(sources, options, { state, model, optimizer, metrics, params, stepsPerEpoch });
