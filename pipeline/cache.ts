@@ -34,7 +34,15 @@ function age(entry: CacheEntry, now: number): string {
   return s >= 60 ? formatDuration(s) : `${Math.round(s)}s`;
 }
 
-/** The listing's table. */
+/**
+ * The listing's table.
+ *
+ * @example
+ * ```ts
+ * import { listCache, runsUsingCache } from "../lib/run/mod.ts";
+ * console.log(formatCacheTable(await listCache("/tmp/cache", await runsUsingCache("runs"))));
+ * ```
+ */
 export function formatCacheTable(entries: readonly CacheEntry[], now = Date.now()): string {
   const rows = entries.map((e) => [
     e.stage,

@@ -35,7 +35,15 @@ to 32×32 (area average) and normalized with the run's mean/std; prints the top 
   --json                one JSON document on stdout: [{ file, width, height, top: [{ class, probability }] } | { file, error }]
   --help                this text`;
 
-/** One file's line block for people. */
+/**
+ * One file's line block for people.
+ *
+ * @example
+ * ```ts
+ * formatClassification({ file: "cat.png", width: 64, height: 48, top: [{ index: 3, className: "cat", probability: 0.41 }] });
+ * // "cat.png (64×48):\n  1. cat   41.0 %"
+ * ```
+ */
 export function formatClassification(answer: ImageClassification): string {
   const width = Math.max(...answer.top.map((s) => s.className.length));
   return [

@@ -5,6 +5,8 @@
  * @example
  * ```ts
  * import { printRunSummary, versionText } from "./summary.ts";
+ * import type { RunManifest } from "../lib/contract/mod.ts";
+ * declare const manifest: RunManifest;
  * console.log(await versionText()); // "resnet-cifar-deno 0.13.0 (tfjs 4.22.0, Deno 2.9.6, V8 …, TypeScript …)"
  * await printRunSummary("runs/smoke", manifest);
  * ```

@@ -37,6 +37,7 @@ export type UploadAnswer =
  *
  * @example
  * ```ts
+ * declare const runDir: string, bytes: Uint8Array;
  * const answer = await classifyUpload(runDir, bytes, { name: "upload.jpg" });
  * ```
  */

@@ -29,7 +29,14 @@ export class ImageInputError extends Error {
 /** The largest picture decoded, in megapixels (a bound against decompression bombs). */
 export const MAX_IMAGE_MEGAPIXELS = 50;
 
-/** What kind of picture the bytes are, by their signature; null when neither PNG nor JPEG. */
+/**
+ * What kind of picture the bytes are, by their signature; null when neither PNG nor JPEG.
+ *
+ * @example
+ * ```ts
+ * sniffImageType(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])); // "jpeg"
+ * ```
+ */
 export function sniffImageType(bytes: Uint8Array): "png" | "jpeg" | null {
   if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return "png";
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";

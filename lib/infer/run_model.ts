@@ -154,6 +154,8 @@ export interface ClassScore {
  *
  * @example
  * ```ts
+ * import type { RasterImage } from "../figures/mod.ts";
+ * declare const run: RunModel, image: RasterImage;
  * const [scores] = classifyImages(run, [image], { top: 3 });
  * console.log(scores.map((s) => `${s.className} ${(s.probability * 100).toFixed(1)} %`));
  * ```
@@ -199,6 +201,7 @@ export interface ImageClassification {
  *
  * @example
  * ```ts
+ * declare const run: RunModel;
  * const answer = classifyBytes(run, await Deno.readFile("cat.jpg"), { name: "cat.jpg" });
  * console.log(answer.top[0].className);
  * ```

@@ -167,7 +167,8 @@ export interface PruneOptions {
  *
  * @example
  * ```ts
- * const gone = await pruneCache(await listCache(cacheDir, await runsUsingCache("runs")), { olderThanSeconds: 2_592_000 });
+ * const usage = await runsUsingCache("runs");
+ * const gone = await pruneCache(await listCache("/tmp/cache", usage), { olderThanSeconds: 2_592_000 });
  * ```
  */
 export async function pruneCache(

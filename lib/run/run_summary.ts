@@ -6,6 +6,8 @@
  * @example
  * ```ts
  * import { formatRunSummary, summarizeRun } from "./run_summary.ts";
+ * import type { RunManifest } from "../contract/mod.ts";
+ * declare const manifest: RunManifest;
  * const summary = summarizeRun("runs/smoke", manifest);
  * console.log(formatRunSummary(summary));
  * ```
@@ -44,6 +46,8 @@ function num(v: unknown): number | null {
  *
  * @example
  * ```ts
+ * import type { RunManifest } from "../contract/mod.ts";
+ * declare const manifest: RunManifest;
  * summarizeRun("runs/smoke", manifest).bestAccuracy; // 0.125
  * ```
  */
@@ -78,7 +82,9 @@ export function summarizeRun(runDir: string, manifest: RunManifest): RunSummary 
  *
  * @example
  * ```ts
- * console.log(formatRunSummary(summarizeRun(runDir, manifest)));
+ * import type { RunManifest } from "../contract/mod.ts";
+ * declare const manifest: RunManifest;
+ * console.log(formatRunSummary(summarizeRun("runs/smoke", manifest)));
  * ```
  */
 export function formatRunSummary(summary: RunSummary): string {

@@ -177,7 +177,10 @@ export class TrainReporter {
     }
     if (!this.#etaWarned && backend.adapter?.isFallbackAdapter && this.#stepTimes.length >= 2) {
       this.#etaWarned = true;
-      warnSoftwareEta(log, backend, this.#stepSeconds()!, this.runEta()!, {
+      warnSoftwareEta(log, {
+        backend,
+        perStep: this.#stepSeconds()!,
+        seconds: this.runEta()!,
         remainingSteps: totalSteps - event.globalStep,
         remainingEvaluations: config.epochs - this.#epochsDone,
         config,
@@ -232,12 +235,16 @@ export class TrainReporter {
  */
 function warnSoftwareEta(
   log: Logger,
-  backend: BackendInfo,
-  perStep: number,
-  seconds: number,
-  left: { remainingSteps: number; remainingEvaluations: number; config: PipelineConfig },
+  left: {
+    backend: BackendInfo;
+    perStep: number;
+    seconds: number;
+    remainingSteps: number;
+    remainingEvaluations: number;
+    config: PipelineConfig;
+  },
 ) {
-  const { config, remainingSteps, remainingEvaluations } = left;
+  const { backend, perStep, seconds, config, remainingSteps, remainingEvaluations } = left;
   const pace = `${backend.adapter?.name} is a software WebGPU adapter: ${
     (config.batchSize / perStep).toFixed(2)
   } img/s`;

@@ -96,6 +96,8 @@ export interface TorchExport {
  *
  * @example
  * ```ts
+ * import { buildResNet } from "../model/mod.ts";
+ * const model = buildResNet("tiny", { numClasses: 10, seed: 1 });
  * const tensors = await torchStateDict(model);
  * tensors[0].name; // "conv1.weight"
  * ```
@@ -121,6 +123,8 @@ export async function torchStateDict(model: tfl.LayersModel): Promise<TensorToWr
  *
  * @example
  * ```ts
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * declare const model: tfl.LayersModel, classes: string[], mean: number[], std: number[];
  * const { safetensors, preprocessing } = await torchExport(model, { arch: "resnet50", classes, mean, std, padding: "same" });
  * await Deno.writeFile("model.safetensors", safetensors);
  * ```

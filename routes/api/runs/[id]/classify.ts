@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const res = await createApp({ runsDir: "runs" }).request("/api/runs/quick/classify", {
  *   method: "POST", headers: { "content-type": "image/png" }, body: await Deno.readFile("cat.png"),
  * });
