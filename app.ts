@@ -27,6 +27,7 @@ import * as apiLive from "@/routes/api/runs/[id]/live.ts";
 import * as apiImages from "@/routes/api/runs/[id]/images/[set]/[file].ts";
 import * as apiDownload from "@/routes/api/runs/[id]/download/[name].ts";
 import * as apiCompare from "@/routes/api/compare/[name].ts";
+import * as apiClassify from "@/routes/api/runs/[id]/classify.ts";
 import { resolveInside } from "@/lib/dashboard/mod.ts";
 import { type AnyVNode, CONTENT_TYPES, PAGE_CSP, type RouteContext, type RouteHandler } from "./utils.ts";
 
@@ -42,6 +43,11 @@ export const ROUTES: readonly [pattern: string, handler: RouteHandler][] = [
   ["/api/runs/:id/images/:set/:file", apiImages.GET],
   ["/api/runs/:id/download/:name", apiDownload.GET],
   ["/api/compare/:name", apiCompare.GET],
+];
+
+/** The routes that take a POST body. */
+export const POST_ROUTES: readonly [pattern: string, handler: RouteHandler][] = [
+  ["/api/runs/:id/classify", apiClassify.POST],
 ];
 
 /** Options of {@linkcode createApp}. */
@@ -100,6 +106,9 @@ export function createApp(options: AppOptions): Hono {
 
   for (const [pattern, handler] of ROUTES) {
     app.get(pattern, (c) => handler(context(c.req.raw, c.req.param() as Record<string, string>)));
+  }
+  for (const [pattern, handler] of POST_ROUTES) {
+    app.post(pattern, (c) => handler(context(c.req.raw, c.req.param() as Record<string, string>)));
   }
 
   app.get("/static/:file", async (c) => {

@@ -10,7 +10,7 @@
  */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import { SERIES_COLORS } from "@/lib/figures/style.ts";
+import { formatAccuracyTick, niceDomain, SERIES_COLORS } from "@/lib/figures/style.ts";
 import { liveRun } from "./live.ts";
 import type { CurveData, LiveSnapshot } from "./types.ts";
 
@@ -54,10 +54,24 @@ function chartOptions(
     width,
     height,
     title: kind === "loss" ? "Training loss" : "Test accuracy",
-    scales: { x: { time: false }, y: kind === "accuracy" ? { range: [0, 1] } : {} },
+    // Both axes fit the data (accuracy within 0–100 %, loss from 0 up), so 6 % vs 10 % is not a flat line.
+    scales: {
+      x: { time: false },
+      y: {
+        range: (_u, min, max) =>
+          kind === "accuracy"
+            ? niceDomain([min, max], { clamp: [0, 1], minSpan: 0.04 })
+            : niceDomain([min, max], { clamp: [0, Infinity] }),
+      },
+    },
     axes: [
       { label: "epoch", values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : "")) },
-      kind === "accuracy" ? { values: (_u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) } : {},
+      kind === "accuracy"
+        ? {
+          values: (_u, vals) =>
+            vals.map((v) => formatAccuracyTick(v, vals.length > 1 ? vals[1] - vals[0] : 1)),
+        }
+        : {},
     ],
     series: [{ label: "epoch" }, ...series],
     legend: { show: true },

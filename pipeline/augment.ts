@@ -23,7 +23,7 @@ import { writeFileAtomic } from "../lib/core/mod.ts";
 import { createAugmentPlan, encodeAugmentPlan, epochDigests, PLAN_FILE } from "../lib/data/mod.ts";
 import { readSplit, trainBatches } from "../lib/data/mod.ts";
 import { IMAGE_BYTES } from "../lib/data/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
+import { PipelineError, plural } from "../lib/core/mod.ts";
 import { describeOsError } from "../lib/core/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
 
@@ -111,7 +111,9 @@ export const augmentStage: StageDefinition = {
         throw new PipelineError("augment", `Cannot write ${path}: ${describeOsError(err)}`, { cause: err });
       });
     }
-    ctx.log.info(`augment: planned ${epochs} epochs of ${train.count} images (seed ${seed})`);
+    ctx.log.info(
+      `augment: planned ${plural(epochs, "epoch")} of ${plural(train.count, "image")} (seed ${seed})`,
+    );
     return { count: train.count, epochs, samples: indices.length, digests };
   },
 };

@@ -220,6 +220,8 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
 /** What the command line asked for. */
 export interface PipelineArgs {
   help: boolean;
+  /** `--version`: print the project's and tfjs's versions. */
+  version: boolean;
   preset: PresetName;
   stages: StageName[];
   out: string | undefined;
@@ -237,6 +239,7 @@ export function helpText(): string {
     ["--cache-dir DIR", "stage cache (default $XDG_CACHE_HOME/resnet-cifar-deno)"],
     ["--resume", "continue an interrupted run in --out from its last checkpoint"],
     ...CONFIG_FLAGS.map((f): [string, string] => [`--${f.flag} ${f.value}`, f.help]),
+    ["--version", "the project's, tfjs's and Deno's versions"],
     ["--help", "this text"],
   ];
   const width = Math.max(...rows.map(([a]) => a.length)) + 2;
@@ -257,6 +260,7 @@ export function helpText(): string {
 export function parsePipelineArgs(argv: string[]): PipelineArgs {
   const options: Record<string, { type: "string" | "boolean" }> = {
     help: { type: "boolean" },
+    version: { type: "boolean" },
     preset: { type: "string" },
     stages: { type: "string" },
     out: { type: "string" },
@@ -294,6 +298,7 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
   }
   return {
     help: values.help === true,
+    version: values.version === true,
     preset: preset as PresetName,
     stages: stages as StageName[],
     out: values.out as string | undefined,
@@ -301,4 +306,27 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
     resume: values.resume === true,
     overrides: o,
   };
+}
+
+/** A shell word, quoted when it needs it. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The command that resumes this run: `--resume --out DIR` plus every flag the resumed run needs and
+ * run.json does not hold (`--cache-dir`, `--stages`). Config flags need not be repeated: `--resume` reads
+ * them from run.json.
+ *
+ * @example
+ * ```ts
+ * const args = parsePipelineArgs(["--preset", "smoke", "--cache-dir", "/tmp/c", "--out", "runs/a b"]);
+ * resumeCommand(args, "runs/a b"); // "deno task pipeline --resume --out 'runs/a b' --cache-dir /tmp/c"
+ * ```
+ */
+export function resumeCommand(args: PipelineArgs, runDir: string): string {
+  const words = ["deno", "task", "pipeline", "--resume", "--out", runDir];
+  if (args.cacheDir !== undefined) words.push("--cache-dir", args.cacheDir);
+  if (args.stages.length !== STAGE_NAMES.length) words.push("--stages", args.stages.join(","));
+  return words.map(shellWord).join(" ");
 }

@@ -11,7 +11,8 @@
 import { join } from "node:path";
 import { type PipelineConfig, resolveConfig } from "../lib/config/mod.ts";
 import { defaultCacheDir } from "../lib/core/mod.ts";
-import { helpText, parsePipelineArgs } from "./cli_options.ts";
+import { helpText, parsePipelineArgs, type PipelineArgs, resumeCommand } from "./cli_options.ts";
+import { printRunSummary, versionText } from "./summary.ts";
 import { PipelineError, UsageError } from "../lib/core/mod.ts";
 import { createLogger } from "../lib/core/mod.ts";
 import { readRunManifest, writeRunManifest } from "../lib/run/mod.ts";
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger();
   let manifest: RunManifest | undefined;
   let runDir = "";
+  let parsedArgs: PipelineArgs | undefined;
   const onSignal = () => {
     if (manifest && manifest.status === "running") {
       manifest.status = "interrupted";
@@ -39,13 +41,21 @@ export async function main(argv: string[]): Promise<number> {
       Deno.writeTextFileSync(tmp, text);
       Deno.renameSync(tmp, join(runDir, "run.json"));
     }
-    console.error(`\ninterrupted: resume with  deno task pipeline --resume --out ${runDir}`);
+    const resume = parsedArgs
+      ? resumeCommand(parsedArgs, runDir)
+      : `deno task pipeline --resume --out ${runDir}`;
+    console.error(`\ninterrupted: resume with  ${resume}`);
     Deno.exit(130);
   };
   try {
     const args = parsePipelineArgs(argv);
+    parsedArgs = args;
     if (args.help) {
       console.log(helpText());
+      return 0;
+    }
+    if (args.version) {
+      console.log(await versionText());
       return 0;
     }
     runDir = args.out ?? defaultRunDir(args.preset);
@@ -77,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       onManifest: (m) => (manifest = m),
     });
     manifest = result;
+    await printRunSummary(runDir, result);
     log.info(`done: ${join(runDir, "run.json")}`);
     return 0;
   } catch (err) {

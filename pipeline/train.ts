@@ -19,7 +19,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { formatAdapter, selectBackend } from "../lib/model/mod.ts";
 import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
+import { PipelineError, plural } from "../lib/core/mod.ts";
 import { sha256File } from "../lib/core/mod.ts";
 import { describeOsError } from "../lib/core/mod.ts";
 import { importPretrained } from "../lib/weights/mod.ts";
@@ -69,12 +69,13 @@ export async function runTrainStage(
   if (plan.perEpoch.length < config.epochs) {
     throw new PipelineError(
       "train",
-      `the augment plan covers ${plan.perEpoch.length} epochs, training needs ${config.epochs}`,
+      `the augment plan covers ${plural(plan.perEpoch.length, "epoch")}, training needs ${config.epochs}`,
     );
   }
   const { mean, std, batchSize, evalBatchSize } = config;
   const sources: TrainSources = {
     trainCount: train.count,
+    testCount: test.count,
     stepsPerEpoch: Math.ceil(train.count / batchSize),
     trainBatches: (epoch, startStep) => trainBatches(train, plan, { epoch, batchSize, mean, std, startStep }),
     testBatches: () => testBatches(test, { batchSize: evalBatchSize, mean, std }),

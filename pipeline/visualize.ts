@@ -20,7 +20,7 @@
  * @module
  */
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
+import { PipelineError, plural } from "../lib/core/mod.ts";
 import { writeFileAtomic } from "../lib/core/mod.ts";
 import { confusionSvg, curvesSvg, predictionGrid, sampleGrid } from "../lib/figures/mod.ts";
 import { readImagesAt } from "../lib/contract/mod.ts";
@@ -135,7 +135,7 @@ async function run(ctx: StageContext): Promise<Record<string, unknown>> {
   await writeFileAtomic(
     `${ctx.dir}/curves.svg`,
     curvesSvg([{ label: config.preset, epochs, steps: metrics.steps }], {
-      title: `Training curves (${config.arch}, ${epochs.length} epochs)`,
+      title: `Training curves (${config.arch}, ${plural(epochs.length, "epoch")})`,
     }),
   );
 

@@ -11,7 +11,9 @@
 import type { RouteContext } from "@/utils.ts";
 import {
   configDiff,
+  droppedIds,
   listRuns,
+  MAX_COMPARED,
   metricRows,
   readCompared,
   type RunSummary,
@@ -37,6 +39,8 @@ export interface ComparePageProps {
   views: RunView[];
   runs: RunSummary[];
   unknown: string[];
+  /** Runs asked for past the first MAX_COMPARED, left out. */
+  dropped?: string[];
 }
 
 function Picker({ runs, chosen }: { runs: RunSummary[]; chosen: string[] }) {
@@ -60,7 +64,7 @@ function Picker({ runs, chosen }: { runs: RunSummary[]; chosen: string[] }) {
 }
 
 /** The comparison page. */
-export default function ComparePage({ views, runs, unknown }: ComparePageProps) {
+export default function ComparePage({ views, runs, unknown, dropped = [] }: ComparePageProps) {
   const ids = views.map((v) => v.id);
   const query = ids.map((id) => `run=${encodeURIComponent(id)}`).join("&");
   const { differ, same } = configDiff(views);
@@ -78,6 +82,11 @@ export default function ComparePage({ views, runs, unknown }: ComparePageProps) 
     <section class="compare">
       <h1>Compare runs</h1>
       {unknown.length > 0 && <p class="notes">No such run: {unknown.join(", ")}.</p>}
+      {dropped.length > 0 && (
+        <p class="notes dropped">
+          A comparison shows at most {MAX_COMPARED} runs; left out: {dropped.join(", ")}.
+        </p>
+      )}
       {views.length < 2 ? <Picker runs={runs} chosen={ids} /> : (
         <>
           <h2>Config: {differ.length} settings differ</h2>
@@ -145,5 +154,8 @@ export default function ComparePage({ views, runs, unknown }: ComparePageProps) 
 export async function GET(ctx: RouteContext): Promise<Response> {
   const { views, unknown } = await readCompared(ctx.runsDir, ctx.url);
   const runs = views.length < 2 ? await listRuns(ctx.runsDir) : [];
-  return ctx.render(<ComparePage views={views} runs={runs} unknown={unknown} />, { title: "Compare" });
+  const dropped = droppedIds(ctx.url);
+  return ctx.render(<ComparePage views={views} runs={runs} unknown={unknown} dropped={dropped} />, {
+    title: "Compare",
+  });
 }

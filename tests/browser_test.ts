@@ -13,7 +13,7 @@ import { createApp } from "../app.ts";
 import { ensureClientBundle } from "../lib/dashboard/client_bundle.ts";
 import { CORRECT_COLOR, WRONG_COLOR } from "../lib/figures/style.ts";
 import { hexToRgb } from "../lib/figures/image_grid.ts";
-import { decodePng } from "../lib/figures/png.ts";
+import { decodePng, encodePng } from "../lib/figures/png.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 import { smokeRunForBrowser } from "./fixtures/smoke_run.ts";
 
@@ -195,6 +195,47 @@ Deno.test({
       ).length;
       await page.waitForSelector(`.explorer-count[data-selected="${wrong}"]`);
       assert.equal(await page.$$eval("figure.pred.right", (f) => f.length), 0);
+
+      // "Classify an image": an uploaded PNG comes back as the top-3 classes with bars, the same answer as
+      // the API's; a file that is not an image is one line in the box.
+      await page.waitForSelector('[data-island="ClassifyBox"][data-hydrated="true"]');
+      const upload = join(runsDir, "upload.png");
+      const pixels = new Uint8Array(50 * 40 * 3).map((_, i) => (i * 37) % 256);
+      await Deno.writeFile(upload, encodePng({ width: 50, height: 40, channels: 3, data: pixels }));
+      await page.setInputFiles(".classify-box input[type=file]", upload);
+      await page.waitForSelector(".classify-top li:nth-child(3)");
+      const answer = await page.$$eval(".classify-top li", (lis) =>
+        lis.map((li) => ({
+          cls: li.querySelector(".class")!.textContent,
+          p: li.querySelector(".p")!.textContent,
+          bar: (li.querySelector(".bar") as HTMLElement).getBoundingClientRect().width,
+        })));
+      const api = await (await fetch(`${base}/api/runs/${id}/classify?name=upload.png`, {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: await Deno.readFile(upload),
+      })).json();
+      assert.deepEqual(
+        answer.map((a) => [a.cls, a.p]),
+        api.top.map((
+          s: { class: string; probability: number },
+        ) => [s.class, `${(s.probability * 100).toFixed(1)} %`]),
+      );
+      for (const a of answer) assert.ok(a.bar > 0, `a bar for ${a.cls}`);
+      assert.ok(answer[0].bar >= answer[2].bar, "bars by probability");
+      assert.match(
+        await page.textContent(".classify-answer p") ?? "",
+        /upload\.png \(50×40, seen as 32×32\)/,
+      );
+      const notImage = join(runsDir, "notes.png");
+      await Deno.writeTextFile(notImage, "not a picture");
+      await page.setInputFiles(".classify-box input[type=file]", notImage);
+      await page.waitForSelector(".classify-error");
+      assert.equal(
+        await page.textContent(".classify-error"),
+        "Cannot read notes.png: not a PNG or JPEG file",
+      );
+      errors.splice(0, errors.length, ...errors.filter((e) => !/status of 415/.test(e)));
 
       // A run still training updates without a reload when metrics.jsonl grows.
       await page.goto(`${base}/runs/live`);

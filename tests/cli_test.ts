@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parsePipelineArgs } from "../pipeline/cli_options.ts";
+import { parsePipelineArgs, resumeCommand } from "../pipeline/cli_options.ts";
+import { plural } from "../lib/core/mod.ts";
 import { UsageError } from "../lib/core/errors.ts";
 
 const MAIN = new URL("../pipeline/main.ts", import.meta.url).pathname;
@@ -96,4 +97,42 @@ Deno.test("--resume without a run to resume is a usage error", async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr.trim(), /^error: \[usage\] --resume: no run\.json in /);
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("--version prints the project's, tfjs's and Deno's versions", async () => {
+  const r = await pipeline(["--version"]);
+  assert.equal(r.code, 0, r.stderr);
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const tfjs = denoJson.imports["@tensorflow/tfjs-core"].split("@").pop();
+  assert.equal(
+    r.stdout.trim().split("(")[0],
+    `resnet-cifar-deno ${denoJson.version} `,
+  );
+  assert.match(r.stdout, new RegExp(`\\(tfjs ${tfjs.replaceAll(".", "\\.")}, Deno ${Deno.version.deno}, `));
+});
+
+Deno.test("the resume hint carries every flag a resume needs: --out, --cache-dir, --stages, quoted", () => {
+  const plain = parsePipelineArgs(["--preset", "smoke", "--out", "runs/a"]);
+  assert.equal(resumeCommand(plain, "runs/a"), "deno task pipeline --resume --out runs/a");
+  const full = parsePipelineArgs([
+    "--preset",
+    "smoke",
+    "--cache-dir",
+    "/tmp/my cache",
+    "--stages",
+    "fetch,train",
+    "--epochs",
+    "3",
+  ]);
+  assert.equal(
+    resumeCommand(full, "runs/été 1"),
+    "deno task pipeline --resume --out 'runs/été 1' --cache-dir '/tmp/my cache' --stages fetch,train",
+  );
+});
+
+Deno.test("plural: no '1 epochs'", () => {
+  assert.equal(plural(1, "epoch"), "1 epoch");
+  assert.equal(plural(0, "step"), "0 steps");
+  assert.equal(plural(50000, "image"), "50,000 images");
+  assert.equal(plural(2, "entry", "entries"), "2 entries");
 });

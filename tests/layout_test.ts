@@ -9,7 +9,7 @@ import { codeDigestsOf } from "../lib/run/code_graph.ts";
 import { explainRerun } from "../lib/run/runner.ts";
 import { PROJECT_ROOT } from "../lib/core/paths.ts";
 import { STAGES } from "../pipeline/stages.ts";
-import { ROUTES } from "../app.ts";
+import { POST_ROUTES, ROUTES } from "../app.ts";
 import { readRun } from "../lib/dashboard/run_reader.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 
@@ -24,6 +24,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   run: ["core", "config", "contract"],
   train: ["core", "data", "model", "config", "contract"],
   figures: ["core", "data", "contract"],
+  infer: ["core", "data", "model", "contract", "figures"],
   dashboard: ["core", "contract", "figures"],
 };
 /** What islands (browser code) may import outside islands/: pure, browser-safe leaves. */
@@ -196,7 +197,7 @@ Deno.test("layout: the route table covers every file in routes/", async () => {
   const patternOf = (file: string) =>
     "/" + file.replace(/^routes\//, "").replace(/\.tsx?$/, "").replace(/(^|\/)index$/, "")
       .replace(/\[\.\.\.[^\]]+\]/g, "*").replace(/\[([^\]]+)\]/g, ":$1");
-  const table = ROUTES.map(([pattern]) => pattern).sort();
+  const table = [...ROUTES, ...POST_ROUTES].map(([pattern]) => pattern).sort();
   assert.deepEqual(files.map(patternOf).map((p) => p === "/" ? p : p.replace(/\/$/, "")).sort(), table);
 });
 

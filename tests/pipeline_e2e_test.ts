@@ -45,7 +45,7 @@ Deno.test({
 
     // Per-epoch loss and accuracy, and the best checkpoint, in run.json and on disk.
     const train = m.stages.train?.summary as {
-      epochs: { epoch: number; meanLoss: number; testAccuracy: number }[];
+      epochs: { epoch: number; meanLoss: number; testAccuracy: number; lr: number }[];
       bestCheckpoint: string;
     };
     assert.deepEqual(train.epochs.map((e) => e.epoch), [1, 2]);
@@ -58,6 +58,24 @@ Deno.test({
     assert.equal(evaluation.count, 32);
     assert.equal((m.stages.evaluate?.summary as { accuracy: number }).accuracy, evaluation.accuracy);
     await Deno.stat(join(first, "visualize", "predictions.svg"));
+
+    // The end-of-run summary: printed as a table and stored in run.json.
+    assert.match(r1.stdout, /^summary:\n {2}fetch +done +\d/m);
+    assert.match(r1.stdout, /^ {2}visualize +done +\S+$/m);
+    assert.match(r1.stdout, /^ {2}best test accuracy \d+\.\d % at epoch [12]$/m);
+    assert.match(r1.stdout, /^ {2}figures in \S+\/visualize\/: .*curves\.svg/m);
+    assert.match(
+      r1.stdout,
+      /^ {2}dashboard: deno task dashboard --runs \S+ {3}then open http:\/\/127\.0\.0\.1:8000\/runs\/first$/m,
+    );
+    const summary = m.summary as { stages: { stage: string }[]; bestEpoch: number; figures: string[] };
+    assert.equal(summary.stages.length, 6);
+    assert.equal(
+      summary.bestEpoch,
+      train.epochs.reduce((a, e) => (e.testAccuracy > a.testAccuracy ? e : a)).epoch,
+    );
+    assert.ok(summary.figures.some((f) => f.endsWith("visualize/confusion.svg")));
+    assert.doesNotMatch(r1.stdout + r1.stderr, /\b1 epochs\b|remaining 0 steps/);
 
     // Same settings, another run folder: every stage is served from the cache.
     const second = join(root, "second");
@@ -87,6 +105,33 @@ Deno.test({
     assert.equal(m3.stages.visualize?.status, "done");
     assert.equal(m3.stages.visualize?.reason, "param grid changed: 6 → 4");
     assert.match(r3.stdout, /visualize: running \(param grid changed: 6 → 4\)/);
+
+    // The finished first run, extended: --resume --epochs 3 trains one more epoch from checkpoints/last
+    // under a new train key; the 2-epoch cache entry stays as it was.
+    const oldEntry = join(cache, "train", m.stages.train!.key!, "files", "metrics.jsonl");
+    const oldMetrics = await Deno.readTextFile(oldEntry);
+    const r4 = await runPipelineCli(["--resume", "--out", first, "--cache-dir", cache, "--epochs", "3"]);
+    assert.equal(r4.code, 0, r4.stdout + r4.stderr);
+    assert.match(r4.stdout, /train: extending the run from 2 to 3 epochs \(a new cache key\)/);
+    assert.match(r4.stdout, /epoch 3 trains at lrMin/);
+    const m4 = await readManifest(first);
+    assert.equal(m4.stages.train?.status, "done");
+    assert.notEqual(m4.stages.train?.key, m.stages.train?.key, "a new key, not the old one");
+    const train4 = m4.stages.train?.summary as {
+      epochs: { epoch: number; lr: number }[];
+      resumedFrom: unknown;
+    };
+    assert.deepEqual(train4.epochs.map((e) => e.epoch), [1, 2, 3]);
+    assert.deepEqual(train4.resumedFrom, { epoch: 3, step: 0 });
+    assert.equal(train4.epochs[2].lr, m.config.lrMin, "past decayEpochs the cosine stays at its floor");
+    assert.deepEqual(
+      train4.epochs.slice(0, 2).map((e) => e.lr),
+      train.epochs.map((e) => e.lr),
+    );
+    assert.equal(await Deno.readTextFile(oldEntry), oldMetrics, "the old cache entry is untouched");
+    const shorter = await runPipelineCli(["--resume", "--out", first, "--cache-dir", cache, "--epochs", "1"]);
+    assert.equal(shorter.code, 1);
+    assert.match(shorter.stderr, /Cannot resume with --epochs 1: checkpoints\/last has 3 epochs trained/);
     await Deno.remove(root, { recursive: true });
   },
 });

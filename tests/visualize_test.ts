@@ -209,8 +209,14 @@ Deno.test("visualize: writes the tutorial's figures, checked by decoding them", 
     const accs = JSON.parse(await Deno.readTextFile(join(run.dir, "train/train.json"))).epochs.map(
       (e: { testAccuracy: number }) => e.testAccuracy,
     );
-    // Accuracy panel: y = 60 + 220 * (1 - accuracy).
-    ys.forEach((y, i) => assert.ok(Math.abs(y - (60 + 220 * (1 - accs[i]))) < 0.02, `point ${i} at ${y}`));
+    // Accuracy panel: y = top + height * (1 - (accuracy - lo) / (hi - lo)), its axis fitted to the data.
+    const [, top, height, lo, hi] =
+      /class="panel accuracy" data-top="([^"]+)" data-height="([^"]+)" data-y-domain="([^",]+),([^"]+)"/
+        .exec(curves)!.map(Number);
+    assert.ok(lo <= Math.min(...accs) && hi >= Math.max(...accs) && hi - lo < 1, `domain ${lo}..${hi}`);
+    ys.forEach((y, i) =>
+      assert.ok(Math.abs(y - (top + height * (1 - (accs[i] - lo) / (hi - lo)))) < 0.02, `point ${i} at ${y}`)
+    );
 
     // Confusion matrix: 100 cells with the evaluation's counts.
     const confusion = await Deno.readTextFile(join(out, "confusion.svg"));

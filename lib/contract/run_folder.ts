@@ -231,6 +231,8 @@ export interface RunManifest {
   stages: Partial<Record<StageName, StageRecord>>;
   /** The one line of the fault that stopped the run. */
   error?: string;
+  /** The end-of-run summary (lib/run/run_summary.ts): stage times, best accuracy, figures, dashboard command. */
+  summary?: Record<string, unknown>;
 }
 
 /**

@@ -75,3 +75,16 @@ export function formatDate(iso: string | null | undefined): string {
   if (Number.isNaN(t)) return "–";
   return new Date(t).toISOString().slice(0, 16).replace("T", " ");
 }
+
+/**
+ * A count with its noun, singular for exactly one: "1 epoch", "2 epochs", "0 steps".
+ *
+ * @example
+ * ```ts
+ * plural(1, "epoch"); // "1 epoch"
+ * plural(3, "entry", "entries"); // "3 entries"
+ * ```
+ */
+export function plural(count: number, noun: string, many = `${noun}s`): string {
+  return `${count.toLocaleString("en-US")} ${count === 1 ? noun : many}`;
+}

@@ -25,6 +25,12 @@ export interface Progress {
 export interface ProgressOptions {
   /** Unit of `done`: "B" prints bytes as MB and MB/s; anything else is printed as a count per second. */
   unit?: string;
+  /**
+   * Seconds left of the whole task this bar is one part of (e.g. the whole training run with its
+   * evaluations, while the bar counts one epoch's images); when given, the line shows it as `run ETA`
+   * instead of the bar's own ETA. Null while unknown.
+   */
+  eta?: () => number | null;
 }
 
 /** Where a stage's lines go. */
@@ -105,7 +111,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
             `${formatAmount(last.done, unit)}/${formatAmount(last.total, unit)} (${pct.toFixed(0)}%)`,
           );
           const eta = rate > 0 ? (last.total - last.done) / rate : NaN;
-          parts.push(formatRate(rate, unit), `ETA ${formatDuration(eta)}`);
+          if (progressOptions.eta) {
+            const runEta = progressOptions.eta();
+            parts.push(formatRate(rate, unit), `run ETA ${runEta === null ? "?" : formatDuration(runEta)}`);
+          } else parts.push(formatRate(rate, unit), `ETA ${formatDuration(eta)}`);
         } else {
           parts.push(formatAmount(last.done, unit), formatRate(rate, unit));
         }

@@ -18,11 +18,27 @@ export const MAX_COMPARED = 8;
 
 /** The run ids a comparison URL names (`?run=a&run=b` or `?runs=a,b`), deduplicated, at most 8. */
 export function comparedIds(url: URL): string[] {
+  return requestedIds(url).slice(0, MAX_COMPARED);
+}
+
+function requestedIds(url: URL): string[] {
   const ids = [
     ...url.searchParams.getAll("run"),
     ...url.searchParams.getAll("runs").flatMap((s) => s.split(",")),
   ].map((s) => s.trim()).filter(Boolean);
-  return [...new Set(ids)].slice(0, MAX_COMPARED);
+  return [...new Set(ids)];
+}
+
+/**
+ * The run ids a comparison URL names past the first {@linkcode MAX_COMPARED}: the ones it leaves out.
+ *
+ * @example
+ * ```ts
+ * droppedIds(new URL("http://x/compare?runs=a,b,c,d,e,f,g,h,i")); // ["i"]
+ * ```
+ */
+export function droppedIds(url: URL): string[] {
+  return requestedIds(url).slice(MAX_COMPARED);
 }
 
 /** One row of the side-by-side metrics: a label and a value per run. */

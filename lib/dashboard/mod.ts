@@ -6,4 +6,5 @@
 export * from "./client_bundle.ts";
 export * from "./csv.ts";
 export * from "./run_reader.ts";
+export * from "./upload_classifier.ts";
 export * from "./compare.ts";

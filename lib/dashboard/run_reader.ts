@@ -39,8 +39,13 @@ import {
   type TrainSummary,
 } from "../contract/mod.ts";
 
-/** A run id: a folder name in the runs folder; letters, digits, `.`, `_`, `-`, not starting with a dot. */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/**
+ * A run id: a folder name in the runs folder, up to 128 characters: any letters (accents too), digits,
+ * spaces and punctuation, but no `/`, `\\`, NUL or control character, and not starting with a dot.
+ * `resolveInside` still checks that it stays inside the runs folder.
+ */
+// deno-lint-ignore no-control-regex -- control characters are exactly what a run id may not hold
+export const RUN_ID_PATTERN = /^[^./\\\u0000-\u001f\u007f][^/\\\u0000-\u001f\u007f]{0,127}$/u;
 
 /** Whether `id` may name a run folder. */
 export function isValidRunId(id: string): boolean {
@@ -187,7 +192,11 @@ export interface RunView {
   /** Per-epoch points: train.json's, or those of metrics.jsonl while training goes on. */
   epochs: EpochPoint[];
   evaluation: Evaluation | null;
+  /** Whether `evaluate/evaluation.json` is there and usable, absent, or there but unusable. */
+  evaluationState: "ok" | "missing" | "invalid";
   predictions: Predictions | null;
+  /** Whether `train/checkpoints/best` holds a model (the "classify an image" box needs it). */
+  hasBestCheckpoint: boolean;
   /** The class names, from wherever they were found first. */
   classes: string[];
   /** Files present in `visualize/`. */
@@ -289,8 +298,9 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
   }
   const epochs = epochCurve(train, metrics);
   const pending = live ? " (the run has not got there yet)" : "";
+  const evaluationFile = await readJsonFile(dir, "evaluate/evaluation.json", parseEvaluation);
   const evaluation = take(
-    await readJsonFile(dir, "evaluate/evaluation.json", parseEvaluation),
+    evaluationFile,
     "evaluate/evaluation.json",
     `no confusion matrix or per-class accuracy${pending}`,
   );
@@ -320,9 +330,12 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
     }
   }
   const classes = evaluation?.classes ?? predictions?.classes ?? meta?.classes ?? [];
+  const hasBestCheckpoint = await exists(dir, "train/checkpoints/best/model.json");
   return {
     id,
     dir,
+    evaluationState: evaluationFile.state,
+    hasBestCheckpoint,
     manifest,
     status,
     stages,

@@ -142,6 +142,30 @@ function normalizeTable(mean: readonly number[], std: readonly number[]): Float3
 }
 
 /**
+ * uint8 HWC RGB images (any count, back to back) → float32 the way {@linkcode testBatches} makes them:
+ * ÷255, then (x − mean) / std per channel, bit for bit the same table.
+ *
+ * @example
+ * ```ts
+ * const x = normalizeImages(new Uint8Array(32 * 32 * 3), { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+ * console.log(x[0]); // -2
+ * ```
+ */
+export function normalizeImages(
+  images: Uint8Array,
+  options: { mean: readonly number[]; std: readonly number[] },
+): Float32Array {
+  const [t0, t1, t2] = normalizeTable(options.mean, options.std);
+  const x = new Float32Array(images.length);
+  for (let i = 0; i + 2 < images.length; i += 3) {
+    x[i] = t0[images[i]];
+    x[i + 1] = t1[images[i + 1]];
+    x[i + 2] = t2[images[i + 2]];
+  }
+  return x;
+}
+
+/**
  * Writes one augmented, normalized image into `out` at `outOffset`: out(y, x) = padded(y + top, x' + left),
  * x' = 31 − x when flipped, where padded is the source with `pad` zero pixels on each side. The zero border
  * is filled first; then each row copies only its in-image span, with no per-pixel branches.

@@ -17,7 +17,9 @@ import type { EpochPoint, StepPoint } from "../contract/mod.ts";
 import { svgDocument, svgElement, type SvgMarkup, svgNumber } from "./svg.ts";
 import {
   CORRECT_COLOR,
+  formatAccuracyTick,
   heatColor,
+  niceDomain,
   predictionColor,
   predictionTitle,
   SERIES_COLORS,
@@ -249,7 +251,7 @@ function panel(
     xDomain: [number, number];
     yDomain: [number, number];
     series: PanelSeries[];
-    yFormat: (v: number) => string;
+    yFormat: (v: number, spacing: number) => string;
     kind: string;
   },
 ): SvgMarkup {
@@ -267,13 +269,15 @@ function panel(
     }, options.title),
     svgElement("rect", { x, y, width: w, height: h, fill: "none", stroke: "#999999" }),
   ];
-  for (const t of niceTicks(y0, y1, 5)) {
+  const yTicks = niceTicks(y0, y1, 5);
+  const spacing = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
+  for (const t of yTicks) {
     parts.push(
       svgElement("line", { x1: x, x2: x + w, y1: sy(t), y2: sy(t), stroke: "#e5e5e5" }),
       svgElement(
         "text",
         { x: x - 6, y: sy(t) + 4, "text-anchor": "end", "font-size": 10, fill: "#555555" },
-        options.yFormat(t),
+        options.yFormat(t, spacing),
       ),
     );
   }
@@ -324,7 +328,12 @@ function panel(
       }
     }
   }
-  return svgElement("g", { class: `panel ${options.kind}` }, ...parts);
+  return svgElement("g", {
+    class: `panel ${options.kind}`,
+    "data-top": y,
+    "data-height": h,
+    "data-y-domain": `${y0},${y1}`,
+  }, ...parts);
 }
 
 function stepPoints(steps: StepPoint[]): [number, number][] {
@@ -343,7 +352,7 @@ function stepPoints(steps: StepPoint[]): [number, number][] {
  * ```
  */
 export function curvesSvg(series: CurveSeries[], options: { title?: string } = {}): string {
-  const width = 860, height = 340;
+  const width = 860, height = 340 + Math.ceil(series.length / 5) * 16;
   const box = { w: 340, h: 220 };
   const maxEpoch = Math.max(
     1,
@@ -354,10 +363,12 @@ export function curvesSvg(series: CurveSeries[], options: { title?: string } = {
     ...s.epochs.map((e) => e.meanLoss).filter((v): v is number => v !== null),
     ...(s.steps ?? []).map((p) => p.loss),
   ]);
-  const lossMax = losses.length ? Math.max(...losses) : 1;
-  const lossMin = losses.length ? Math.min(...losses) : 0;
-  const lossTicks = niceTicks(lossMin < lossMax / 2 ? 0 : lossMin * 0.95, lossMax * 1.05 || 1, 5);
-  const lossDomain: [number, number] = [lossTicks[0], lossTicks[lossTicks.length - 1]];
+  // Every step loss and epoch mean inside the axis (none below it), and accuracy scaled to the data.
+  const lossDomain = niceDomain(losses, { clamp: [0, Infinity] });
+  const accuracies = series.flatMap((s) =>
+    s.epochs.map((e) => e.testAccuracy).filter((v): v is number => v !== null)
+  );
+  const accuracyDomain = niceDomain(accuracies, { clamp: [0, 1], minSpan: 0.04 });
   const lossSeries: PanelSeries[] = [], accSeries: PanelSeries[] = [];
   series.forEach((s, i) => {
     const color = SERIES_COLORS[i % SERIES_COLORS.length];
@@ -385,13 +396,16 @@ export function curvesSvg(series: CurveSeries[], options: { title?: string } = {
       points: s.epochs.filter((e) => e.testAccuracy !== null).map((e) => [e.epoch, e.testAccuracy!]),
     });
   });
+  // The legend goes on its own rows under the title (it used to share the title's row and overlap it).
+  const legendRows = Math.ceil(series.length / 5);
+  const top = 60 + legendRows * 16;
   const parts: SvgMarkup[] = [
     svgElement(
       "text",
       { x: 20, y: 22, "font-size": 15, "font-weight": "bold" },
       options.title ?? "Training curves",
     ),
-    panel({ x: 70, y: 60, ...box }, {
+    panel({ x: 70, y: top, ...box }, {
       title: "Mean training loss",
       xLabel: "epoch",
       xDomain: [0, maxEpoch],
@@ -400,19 +414,19 @@ export function curvesSvg(series: CurveSeries[], options: { title?: string } = {
       yFormat: (v) => String(Number(v.toPrecision(3))),
       kind: "loss",
     }),
-    panel({ x: 500, y: 60, ...box }, {
+    panel({ x: 500, y: top, ...box }, {
       title: "Test accuracy",
       xLabel: "epoch",
       xDomain: [0, maxEpoch],
-      yDomain: [0, 1],
+      yDomain: accuracyDomain,
       series: accSeries,
-      yFormat: (v) => `${Math.round(v * 100)}%`,
+      yFormat: formatAccuracyTick,
       kind: "accuracy",
     }),
   ];
   series.forEach((s, i) => {
     const color = SERIES_COLORS[i % SERIES_COLORS.length];
-    const lx = 300 + (i % 4) * 140, ly = 22 + Math.floor(i / 4) * 14;
+    const lx = 20 + (i % 5) * 165, ly = 42 + Math.floor(i / 5) * 16;
     parts.push(
       svgElement("rect", { x: lx, y: ly - 9, width: 12, height: 10, fill: color }),
       svgElement("text", { x: lx + 16, y: ly, "font-size": 11 }, s.label),

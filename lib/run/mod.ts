@@ -5,5 +5,7 @@
  */
 export * from "./code_graph.ts";
 export * from "./manifest.ts";
+export * from "./cache_index.ts";
+export * from "./run_summary.ts";
 export * from "./runner.ts";
 export * from "./stage.ts";

@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { canonicalJson, type Logger, PipelineError } from "../core/mod.ts";
+import { canonicalJson, type Logger, PipelineError, tempNameFor } from "../core/mod.ts";
 import { readCheckpointState, recoverCheckpoint, saveCheckpoint } from "../model/mod.ts";
 import { CHECKPOINT_PATHS, CHECKPOINT_SCORES, type CheckpointScores } from "../contract/mod.ts";
 import type { MetricsLog } from "./metrics_log.ts";
@@ -62,8 +62,12 @@ export class Checkpointer {
       await recoverCheckpoint(join(dir, CHECKPOINT_PATHS.last));
       await recoverCheckpoint(join(dir, CHECKPOINT_PATHS.best));
       state = await readCheckpointState<TrainState>(join(dir, CHECKPOINT_PATHS.last));
-      if (state) checkResumable(state, options.params);
-      else options.log.info("train: nothing to resume (no checkpoints/last); starting at epoch 1");
+      if (state) {
+        checkResumable(state, options.params, options.log);
+        // Continuing past where the run stopped (a finished run given more epochs): the folder's files
+        // may be hard links into the cache entry of the old key, which must stay as it was.
+        await detachFiles(dir);
+      } else options.log.info("train: nothing to resume (no checkpoints/last); starting at epoch 1");
     }
     if (!state) {
       // A fresh run, or a resume with nothing to resume: nothing of an earlier attempt may survive.
@@ -116,7 +120,26 @@ export class Checkpointer {
   }
 }
 
-function checkResumable(state: TrainState, params: Record<string, unknown>) {
+/** Give every file under `dir` its own copy (copy, then rename over), so writing it leaves other links alone. */
+async function detachFiles(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) await detachFiles(path);
+    else if (entry.isFile && (await Deno.stat(path)).nlink !== 1) {
+      const tmp = tempNameFor(path);
+      await Deno.copyFile(path, tmp);
+      await Deno.rename(tmp, path);
+    }
+  }
+}
+
+/**
+ * Whether `state` can be continued with `params`: the same params, except that `epochs` may grow (a
+ * finished or interrupted run extended with `--resume --epochs N`). The epochs already trained keep their
+ * learning rates, since `decayEpochs` must not change; epochs past `decayEpochs` train at `lrMin` (the cosine
+ * schedule is clamped at its end, not restarted).
+ */
+function checkResumable(state: TrainState, params: Record<string, unknown>, log?: Logger) {
   if (state.version !== 1) {
     throw new PipelineError(
       "train",
@@ -125,6 +148,29 @@ function checkResumable(state: TrainState, params: Record<string, unknown>) {
   }
   const was = state.params ?? {};
   const keys = new Set([...Object.keys(was), ...Object.keys(params)]);
+  const done = state.epochs.length;
+  if (typeof was.epochs === "number" && typeof params.epochs === "number" && was.epochs !== params.epochs) {
+    if (params.epochs < Math.max(done, state.next.epoch + (state.next.step > 0 ? 1 : 0))) {
+      throw new PipelineError(
+        "train",
+        `Cannot resume with --epochs ${params.epochs}: checkpoints/last has ${done} epochs trained`,
+      );
+    }
+    if (params.epochs > was.epochs) {
+      const decay = Number(params.decayEpochs);
+      const from = Math.max(decay, done) + 1;
+      const floor = from === params.epochs ? `epoch ${from} trains` : `epochs ${from}–${params.epochs} train`;
+      log?.info(
+        `train: extending the run from ${was.epochs} to ${params.epochs} epochs (a new cache key); ` +
+          `epochs 1–${was.epochs} keep their learning rates (decayEpochs stays ${decay})` +
+          (params.epochs > decay
+            ? `, and ${floor} at lrMin ${params.lrMin}: ` +
+              `the cosine schedule has ended and stays at its floor`
+            : ""),
+      );
+    }
+    keys.delete("epochs");
+  }
   for (const key of keys) {
     if (canonicalJson(was[key]) !== canonicalJson(params[key])) {
       throw new PipelineError(

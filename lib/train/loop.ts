@@ -157,6 +157,9 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     log,
     backend,
     totalSteps: stepsPerEpoch * config.epochs,
+    testCount: sources.testCount,
+    doneSteps: run.globalStep,
+    doneEpochs: run.epochs.length,
   });
   const checkpointer = new Checkpointer(dir, {
     model,

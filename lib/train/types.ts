@@ -29,6 +29,8 @@ export interface TrainSources {
   trainBatches(epoch: number, startStep: number): ReadableStream<Batch>;
   /** The test split, in record order. */
   testBatches(): ReadableStream<Batch>;
+  /** Images in the test split (for the run ETA before the first evaluation is timed). */
+  testCount?: number;
 }
 
 /** A finished training step, as the `onStep` hook sees it. */

@@ -6,4 +6,5 @@
 export * from "./mindspore_checkpoint.ts";
 export * from "./pretrained_source.ts";
 export * from "./safetensors.ts";
+export * from "./torch_export.ts";
 export * from "./weight_import.ts";

@@ -57,8 +57,8 @@ export interface TensorToWrite {
   shape: number[];
   /** Row-major values. */
   data: Float32Array;
-  /** Element type to store; `F32` by default. */
-  dtype?: "F32" | "F16" | "BF16";
+  /** Element type to store; `F32` by default (`I64` stores integer values, e.g. `num_batches_tracked`). */
+  dtype?: "F32" | "F16" | "BF16" | "I64";
 }
 
 /** Whether this machine stores numbers little-endian (then typed arrays can view file bytes directly). */
@@ -332,6 +332,7 @@ export function encodeSafetensors(
     for (let i = 0; i < count; i++) {
       if (dtype === "F32") view.setFloat32(i * 4, t.data[i], true);
       else if (dtype === "F16") view.setUint16(i * 2, floatToHalf(t.data[i]), true);
+      else if (dtype === "I64") view.setBigInt64(i * 8, BigInt(Math.trunc(t.data[i])), true);
       else view.setUint16(i * 2, bf16Bits(t.data[i]), true);
     }
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + out.byteLength] };

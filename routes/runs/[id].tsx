@@ -10,13 +10,12 @@
  * @module
  */
 import type { RouteContext } from "@/utils.ts";
-import { readRun, type RunView } from "@/lib/dashboard/mod.ts";
+import { MAX_UPLOAD_BYTES, readRun, type RunView } from "@/lib/dashboard/mod.ts";
 import { Island } from "@/components/Island.tsx";
 import { Notes } from "@/components/Notes.tsx";
 import { ConfigTable } from "@/components/ConfigTable.tsx";
 import { PerClassTable } from "@/components/PerClassTable.tsx";
 import { SampleGrid } from "@/components/SampleGrid.tsx";
-import { StatusBadge } from "@/components/StatusBadge.tsx";
 import { liveSnapshot, predictionColumns } from "@/components/island_props.ts";
 import { formatDate, formatPercent } from "@/lib/core/mod.ts";
 
@@ -48,9 +47,7 @@ export default function RunPage({ view }: { view: RunView }) {
   const enc = encodeURIComponent(id);
   return (
     <article class="run" data-run={id}>
-      <h1>
-        {id} <StatusBadge status={view.status} />
-      </h1>
+      <h1>{id}</h1>
       <p class="meta">
         preset <b>{m?.preset ?? "–"}</b> · seed {m?.seed ?? "–"} · arch {String(config.arch ?? "–")} · created
         {" "}
@@ -90,6 +87,8 @@ export default function RunPage({ view }: { view: RunView }) {
               <Downloads runId={id} names={["per-class.csv", "confusion.csv", "confusion.svg"]} />
             </>
           )
+          : view.evaluationState === "invalid"
+          ? <p class="empty invalid">evaluate/evaluation.json is invalid (see the notes above).</p>
           : <p class="empty">Not evaluated yet.</p>}
       </section>
 
@@ -116,6 +115,13 @@ export default function RunPage({ view }: { view: RunView }) {
           : view.evaluation
           ? <img class="figure" src={`/api/runs/${enc}/download/confusion.svg`} alt="confusion matrix" />
           : <p class="empty">No predictions yet.</p>}
+      </section>
+
+      <section id="classify">
+        <h2>Classify an image</h2>
+        {view.hasBestCheckpoint
+          ? <Island name="ClassifyBox" props={{ runId: id, maxBytes: MAX_UPLOAD_BYTES }} />
+          : <p class="empty">No best checkpoint yet (train/checkpoints/best): nothing to classify with.</p>}
       </section>
 
       <section id="samples">

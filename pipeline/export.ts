@@ -1,0 +1,117 @@
+/**
+ * `deno task export --run DIR --format safetensors [--names torchvision] [--checkpoint best|last] [--out DIR]`:
+ * a run's checkpoint for PyTorch users, as `model.safetensors` (torchvision's names and layouts) and
+ * `preprocessing.json` (mean, std, input size, class names, block layout, padding mode), in `<run>/export/`
+ * unless `--out` says otherwise.
+ *
+ * @example
+ * ```sh
+ * deno task export --run runs/quick --format safetensors --names torchvision
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { formatBytes, PipelineError, UsageError, writeFileAtomic, writeJsonAtomic } from "../lib/core/mod.ts";
+import { selectBackend } from "../lib/model/mod.ts";
+import { CHECKPOINT_KINDS, type CheckpointKind, openRunModel } from "../lib/infer/mod.ts";
+import { EXPORT_FORMATS, EXPORT_NAMINGS, torchExport } from "../lib/weights/mod.ts";
+
+const HELP =
+  `Usage: deno task export --run DIR --format safetensors [--names torchvision] [--checkpoint best|last] [--out DIR]
+
+Writes a run's checkpoint for PyTorch: OUT/model.safetensors (a torchvision state dict: names, OIHW
+kernels, running stats, num_batches_tracked) and OUT/preprocessing.json (mean, std, input size, classes,
+block layout, padding mode). OUT defaults to DIR/export.
+
+  --run DIR            the run folder
+  --format FORMAT      ${EXPORT_FORMATS.join(", ")}
+  --names NAMES        ${EXPORT_NAMINGS.join(", ")} (default)
+  --checkpoint KIND    best (default) or last
+  --out DIR            where the two files go (default DIR/export)
+  --help               this text`;
+
+/** Run `deno task export` for `argv`; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: {
+          run: { type: "string" },
+          format: { type: "string" },
+          names: { type: "string" },
+          checkpoint: { type: "string" },
+          out: { type: "string" },
+          help: { type: "boolean" },
+        },
+        strict: true,
+      }));
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message.split("\n")[0]} (see --help)`);
+    }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.run) throw new UsageError("--run DIR is required (see --help)");
+    const format = values.format ?? "";
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(", ")}, got "${format}"`);
+    }
+    const names = values.names ?? "torchvision";
+    if (!(EXPORT_NAMINGS as readonly string[]).includes(names)) {
+      throw new UsageError(`--names must be one of ${EXPORT_NAMINGS.join(", ")}, got "${names}"`);
+    }
+    const checkpoint = (values.checkpoint ?? "best") as CheckpointKind;
+    if (!CHECKPOINT_KINDS.includes(checkpoint)) {
+      throw new UsageError(`--checkpoint must be one of ${CHECKPOINT_KINDS.join(", ")}, got "${checkpoint}"`);
+    }
+    await selectBackend("cpu", { stage: "export" });
+    const run = await openRunModel(values.run, { checkpoint, command: "export" });
+    try {
+      if (!run.arch) throw new PipelineError("export", `Cannot export ${values.run}: run.json names no arch`);
+      const out = await torchExport(run.model, {
+        arch: run.arch,
+        classes: run.classes,
+        mean: run.mean,
+        std: run.std,
+        padding: run.padding,
+        inputSize: run.inputSize,
+        source: run.checkpointDir,
+      });
+      const dir = values.out ?? join(values.run, "export");
+      const weights = join(dir, "model.safetensors");
+      const json = join(dir, "preprocessing.json");
+      await Deno.mkdir(dir, { recursive: true });
+      await writeFileAtomic(weights, out.safetensors);
+      await writeJsonAtomic(json, out.preprocessing);
+      console.log(
+        `wrote ${weights} (${out.names.length} tensors, ${formatBytes(out.safetensors.byteLength)}, ` +
+          `torchvision names, from ${run.checkpointDir})`,
+      );
+      console.log(
+        `wrote ${json} (input ${run.inputSize}×${run.inputSize}, mean ${fmt(run.mean)}, std ${
+          fmt(run.std)
+        }, ` +
+          `padding "${run.padding}"${
+            run.padding === "same" ? ": TF-style, see the README's export section" : ""
+          })`,
+      );
+      return 0;
+    } finally {
+      run.model.dispose();
+    }
+  } catch (err) {
+    if (err instanceof PipelineError) {
+      console.error(err.toLine());
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+const fmt = (v: number[]) => `[${v.join(", ")}]`;
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
