@@ -8,7 +8,7 @@
  * ```ts
  * import { resolveConfig } from "./config.ts";
  * const config = resolveConfig("quick", { epochs: 1 });
- * console.log(config.batchSize); // 32
+ * console.log(config.batchSize); // 128
  * ```
  * @module
  */
@@ -117,19 +117,26 @@ export const SEED_PRESET: PipelineConfig = {
 };
 
 /**
- * Every stage end to end in at most 10 minutes on a 2-core CPU with no GPU (WebGPU on llvmpipe):
- * ResNet50 on a subset, so the pipeline's shape is the tutorial's and only the amount of data differs.
+ * A run that learns, end to end in under 15 minutes on a 2-core CPU with no GPU (WebGPU on llvmpipe): the
+ * tutorial's recipe (augmentation, normalization, Momentum 0.9, per-epoch cosine, softmax cross-entropy, conv
+ * init) on a network of the same family narrowed to base width 16 (ResNet18's Building Blocks), 10,000
+ * training images for 2 epochs at batch 128 and lr 0.03 → 1e-4, scored on the first 2,000 test images. Chosen
+ * by measurement; the README's table shows the configurations tried and what each reached in what time.
  */
 export const QUICK_PRESET: PipelineConfig = {
   ...SEED_PRESET,
   preset: "quick",
-  trainLimit: 192,
-  testLimit: 192,
+  arch: "resnet18",
+  width: 16,
+  trainLimit: 10_000,
+  testLimit: 2_000,
   epochs: 2,
   decayEpochs: 2,
-  batchSize: 32,
-  evalBatchSize: 64,
-  logEvery: 2,
+  batchSize: 128,
+  evalBatchSize: 250,
+  lrMax: 0.03,
+  lrMin: 1e-4,
+  logEvery: 20,
   grid: 12,
 };
 

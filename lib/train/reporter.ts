@@ -139,7 +139,7 @@ export class TrainReporter {
     if (backend.adapter?.isFallbackAdapter && config.preset === "seed") {
       log.warn(
         `${backend.adapter.name} is a software WebGPU adapter: the full recipe will take a long time here ` +
-          `(an estimate follows the second step). --preset quick runs every stage in under 10 minutes.`,
+          `(an estimate follows the second step). --preset quick trains a network that learns (about 35 % test accuracy), every stage in under 15 minutes.`,
       );
     }
   }
@@ -258,7 +258,7 @@ function warnSoftwareEta(
     }`
     : `${pace}; training is done`;
   if (config.preset === "seed" || seconds > 1800) {
-    log.warn(`${line}. For a run of every stage in under 10 minutes use --preset quick.`);
+    log.warn(`${line}. For a run of every stage that learns in under 15 minutes, use --preset quick.`);
   } else {
     log.info(line);
   }
