@@ -17,7 +17,7 @@ Deno.test("the GPU check's rehearsal runs every phase from the packed payload an
   const phases = report.phases as { name: string; status: string; error?: string; result?: unknown }[];
   assert.deepEqual(
     phases.map((p) => `${p.name}:${p.status}${p.error ? ` (${p.error})` : ""}`),
-    ["adapter:ok", "throughput:ok", "train:ok", "torch:ok"],
+    ["adapter:ok", "throughput:ok", "torch:ok", "train:ok"],
   );
   const bench = phases[1].result as {
     results: { mode: string; imagesPerSecond: number; tensors: number[] }[];
@@ -27,7 +27,7 @@ Deno.test("the GPU check's rehearsal runs every phase from the packed payload an
     assert.ok(r.imagesPerSecond > 0);
     assert.equal(r.tensors[0], r.tensors[1], `${r.mode}: live tensors grew`);
   }
-  const train = phases[2].result as {
+  const train = phases[3].result as {
     steps: number;
     testAccuracy: number;
     kernels: string;
@@ -36,7 +36,7 @@ Deno.test("the GPU check's rehearsal runs every phase from the packed payload an
   assert.equal(train.steps, 4); // 64 images at batch 16
   assert.ok(train.testAccuracy >= 0 && train.testAccuracy <= 1);
   assert.ok(Number.isFinite(train.meanLoss));
-  const torch = phases[3].result as { rows: { imagesPerSecond: number }[] };
+  const torch = phases[2].result as { rows: { imagesPerSecond: number }[] };
   assert.ok(torch.rows.length > 0 && torch.rows[0].imagesPerSecond > 0);
   assert.ok(
     (report.summary as string[]).some((l) => /PyTorch fp32/.test(l)),

@@ -14,9 +14,9 @@
  * not ignored), a CIFAR-10 subset (the first records of data_batch_1.bin and test_batch.bin, as many as
  * fit), Vulkan loader packages where apt can download them, and `run.sh`. What `run` does there: print the
  * adapter and its limits; run the throughput bench with the stock, cpu and gpu kernels side by side
- * (ResNet50 at batch 64 and 256: medians, ratios, live tensors); train the seed recipe (ResNet50, batch 256,
- * Momentum 0.9, lr 1e-3, crop + flip) for one epoch on the subset with `--kernels auto` and evaluate it; run
- * the PyTorch peer (tools/gpu_check_torch.py) for the same network and batches on CUDA; write
+ * (ResNet50 at batch 64 and 256: medians, ratios, live tensors); run the PyTorch peer
+ * (tools/gpu_check_torch.py) for the same network and batches on CUDA; train the seed recipe (ResNet50, batch
+ * 256, Momentum 0.9, lr 1e-3, crop + flip) for one epoch on the subset with `--kernels auto` and evaluate it; write
  * `gpu_check.json` and `gpu_check.log` into the output folder. Each phase is timed and a phase that fails
  * is recorded and the next runs; a time budget skips what would not fit.
  *
@@ -143,6 +143,44 @@ async function npmClosure(): Promise<{ roots: string[]; folders: string[] }> {
   return { roots: [...roots], folders: [...new Set([...folders, ...links])].sort() };
 }
 
+/**
+ * The files and links to carry of the given node_modules folders. A package whose `main` is a `.node.js`
+ * bundle (each tfjs package: Deno loads that one) keeps only its package.json and that bundle, not its
+ * other builds (ESM files, browser bundles, minified copies); source maps, type declarations and docs go.
+ */
+async function carriedFiles(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const mains = new Map<string, string | null>();
+  const mainOf = async (pkg: string) => {
+    if (!mains.has(pkg)) {
+      let main: string | null = null;
+      try {
+        const json = JSON.parse(await Deno.readTextFile(join(ROOT, pkg, "package.json")));
+        if (typeof json.main === "string" && json.main.endsWith(".node.js")) main = join(pkg, json.main);
+      } catch {
+        // not a package root
+      }
+      mains.set(pkg, main);
+    }
+    return mains.get(pkg)!;
+  };
+  const visit = async (rel: string) => {
+    const stat = await Deno.lstat(join(ROOT, rel));
+    if (stat.isSymlink) return void out.push(rel);
+    if (stat.isDirectory) {
+      for await (const e of Deno.readDir(join(ROOT, rel))) await visit(join(rel, e.name));
+      return;
+    }
+    if (/\.(map|d\.ts|md)$/.test(rel)) return;
+    const pkg = rel.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/@.][^/]*)\//)?.[1];
+    const main = pkg ? await mainOf(pkg) : null;
+    if (main && rel !== main && rel !== join(pkg!, "package.json")) return;
+    out.push(rel);
+  };
+  for (const p of paths) await visit(p);
+  return out.sort();
+}
+
 async function fileSize(path: string): Promise<number> {
   return (await Deno.stat(path)).size;
 }
@@ -193,9 +231,11 @@ if [ -z "\${GPU_CHECK_REHEARSE:-}" ]; then
   [ -f "$EGL" ] && export __EGL_VENDOR_LIBRARY_FILENAMES="$EGL"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 fi
-xz -dc "$HERE/deno.xz" > "$WORK/bin/deno" && chmod +x "$WORK/bin/deno"
-tar -C "$WORK/project" -xJf "$HERE/project.tar.xz"
-tar -C "$WORK/project" -xJf "$HERE/node_modules.tar.xz"
+# xz where the machine has it, else Python's lzma
+unxz() { if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi; }
+unxz "$HERE/deno.xz" > "$WORK/bin/deno" && chmod +x "$WORK/bin/deno"
+unxz "$HERE/project.tar.xz" | tar -C "$WORK/project" -xf -
+unxz "$HERE/node_modules.tar.xz" | tar -C "$WORK/project" -xf -
 export DENO_DIR="$WORK/deno_dir" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
 cd "$WORK/project"
 "$WORK/bin/deno" run -A --unstable-webgpu --node-modules-dir=manual --no-lock tools/gpu_check.ts run \\
@@ -222,10 +262,12 @@ export async function packGpuCheck(options: PackOptions = {}): Promise<PackManif
   else await Deno.copyFile(denoXz, join(dir, "deno.xz"));
 
   const { roots, folders } = await npmClosure();
+  const list = join(dir, "node_modules.list");
+  await Deno.writeTextFile(list, (await carriedFiles(folders)).join("\n") + "\n");
   await sh(
-    `tar -cf - --exclude='*.map' --exclude='*.d.ts' --exclude='*.md' ${folders.map(quote).join(" ")} | ` +
-      `xz -T0 -6 > ${quote(join(dir, "node_modules.tar.xz"))}`,
+    `tar -cf - --no-recursion -T ${quote(list)} | xz -T0 -6 > ${quote(join(dir, "node_modules.tar.xz"))}`,
   );
+  await Deno.remove(list);
   await sh(
     `git ls-files -co --exclude-standard -z | tar --null -T - -cf - | xz -T0 -6 > ${
       quote(join(dir, "project.tar.xz"))
@@ -451,6 +493,33 @@ export async function runGpuCheck(
     return { results: r.results, table: r.lines };
   }, 30);
 
+  await phase("torch", async () => {
+    const json = join(options.out, "torch.json");
+    const python = Deno.env.get("GPU_CHECK_PYTHON") ?? "python3";
+    const child = await new Deno.Command(python, {
+      args: [
+        join(ROOT, "tools", "gpu_check_torch.py"),
+        "--device",
+        sizes.torchDevice,
+        "--arch",
+        sizes.torchArch,
+        "--batches",
+        sizes.torchBatches.join(","),
+        "--steps",
+        String(sizes.torchSteps),
+        "--json",
+        json,
+      ],
+      env: { PYTHONUNBUFFERED: "1" },
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (!child.success) throw new Error(`${python} tools/gpu_check_torch.py exited with ${child.code}`);
+    const torch = JSON.parse(await Deno.readTextFile(json));
+    await Deno.remove(json);
+    return torch;
+  }, 20);
+
   await phase("train", async () => {
     const info = await selectBackend("webgpu", { stage: "gpu-check", kernels: "auto" });
     const train = await readRecords(join(options.data, "train.bin"));
@@ -523,33 +592,6 @@ export async function runGpuCheck(
       model.dispose();
     }
   }, 30);
-
-  await phase("torch", async () => {
-    const json = join(options.out, "torch.json");
-    const python = Deno.env.get("GPU_CHECK_PYTHON") ?? "python3";
-    const child = await new Deno.Command(python, {
-      args: [
-        join(ROOT, "tools", "gpu_check_torch.py"),
-        "--device",
-        sizes.torchDevice,
-        "--arch",
-        sizes.torchArch,
-        "--batches",
-        sizes.torchBatches.join(","),
-        "--steps",
-        String(sizes.torchSteps),
-        "--json",
-        json,
-      ],
-      env: { PYTHONUNBUFFERED: "1" },
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!child.success) throw new Error(`${python} tools/gpu_check_torch.py exited with ${child.code}`);
-    const torch = JSON.parse(await Deno.readTextFile(json));
-    await Deno.remove(json);
-    return torch;
-  }, 20);
 
   report.seconds = elapsed();
   report.summary = summarize(phases);
