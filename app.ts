@@ -13,38 +13,22 @@
  * @module
  */
 import { Hono } from "hono";
-import { h, type VNode } from "preact";
+import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
-import App from "./routes/_app.tsx";
-import NotFound from "./routes/_404.tsx";
-import * as indexPage from "./routes/index.tsx";
-import * as runPage from "./routes/runs/[id].tsx";
-import * as runFiles from "./routes/runs/[id]/files/[...path].ts";
+import App from "@/routes/_app.tsx";
+import NotFound from "@/routes/_404.tsx";
+import * as indexPage from "@/routes/index.tsx";
+import * as runPage from "@/routes/runs/[id].tsx";
+import * as runFiles from "@/routes/runs/[id]/files/[...path].ts";
 import * as comparePage from "./routes/compare.tsx";
-import * as apiRuns from "./routes/api/runs.ts";
-import * as apiRun from "./routes/api/runs/[id].ts";
-import * as apiLive from "./routes/api/runs/[id]/live.ts";
-import * as apiImages from "./routes/api/runs/[id]/images/[set]/[file].ts";
-import * as apiDownload from "./routes/api/runs/[id]/download/[name].ts";
-import * as apiCompare from "./routes/api/compare/[name].ts";
-import { resolveInside } from "./lib/dashboard/mod.ts";
-
-/** What a route handler is given. */
-export interface RouteContext {
-  req: Request;
-  url: URL;
-  /** Route parameters, URL-decoded. */
-  params: Record<string, string>;
-  /** The folder that holds the run folders. */
-  runsDir: string;
-  /** A full HTML page around `page`. */
-  render(page: AnyVNode, options: { title: string; status?: number }): Response;
-  /** The 404 page (or a one-line text for `/api/` paths). */
-  notFound(what: string): Response;
-}
-
-/** A route module's `GET`. */
-export type RouteHandler = (ctx: RouteContext) => Response | Promise<Response>;
+import * as apiRuns from "@/routes/api/runs.ts";
+import * as apiRun from "@/routes/api/runs/[id].ts";
+import * as apiLive from "@/routes/api/runs/[id]/live.ts";
+import * as apiImages from "@/routes/api/runs/[id]/images/[set]/[file].ts";
+import * as apiDownload from "@/routes/api/runs/[id]/download/[name].ts";
+import * as apiCompare from "@/routes/api/compare/[name].ts";
+import { resolveInside } from "@/lib/dashboard/mod.ts";
+import { type AnyVNode, CONTENT_TYPES, PAGE_CSP, type RouteContext, type RouteHandler } from "./utils.ts";
 
 /** The routes, Fresh-style: URL pattern → module under `routes/`. */
 export const ROUTES: readonly [pattern: string, handler: RouteHandler][] = [
@@ -60,23 +44,6 @@ export const ROUTES: readonly [pattern: string, handler: RouteHandler][] = [
   ["/api/compare/:name", apiCompare.GET],
 ];
 
-/** Content types of the files the dashboard serves, by extension. */
-export const CONTENT_TYPES: Record<string, string> = {
-  js: "text/javascript; charset=utf-8",
-  css: "text/css; charset=utf-8",
-  svg: "image/svg+xml",
-  png: "image/png",
-  json: "application/json; charset=utf-8",
-  jsonl: "text/plain; charset=utf-8",
-  txt: "text/plain; charset=utf-8",
-  csv: "text/csv; charset=utf-8",
-  ico: "image/x-icon",
-};
-
-/** The Content-Security-Policy of the HTML pages: only this origin's scripts, no inline script. */
-export const PAGE_CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
   /** The folder that holds the run folders. */
@@ -84,9 +51,6 @@ export interface AppOptions {
   /** The folder served under /static/ (default: this project's static/). */
   staticDir?: string;
 }
-
-// deno-lint-ignore no-explicit-any
-type AnyVNode = VNode<any>;
 
 function htmlResponse(page: AnyVNode, title: string, status: number): Response {
   const body = "<!DOCTYPE html>" + renderToString(h(App, { title, children: page }));

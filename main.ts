@@ -13,8 +13,8 @@
  */
 import { parseArgs } from "node:util";
 import { createApp } from "./app.ts";
-import { ensureClientBundle } from "./lib/dashboard/mod.ts";
-import { UsageError } from "./lib/core/mod.ts";
+import { ensureClientBundle } from "@/lib/dashboard/mod.ts";
+import { UsageError } from "@/lib/core/mod.ts";
 
 const USAGE = `usage: deno task dashboard [--port 8000] [--host 127.0.0.1] [--runs DIR] [--build]
 

@@ -9,7 +9,7 @@
  * @module
  */
 import type { ComponentProps } from "preact";
-import { type IslandName, ISLANDS } from "../islands/registry.ts";
+import { type IslandName, ISLANDS } from "@/islands/registry.ts";
 
 /** Props of {@linkcode Island}. */
 export interface IslandProps<N extends IslandName> {

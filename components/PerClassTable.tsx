@@ -7,8 +7,8 @@
  * ```
  * @module
  */
-import type { ClassAccuracy } from "../lib/run/mod.ts";
-import { formatPercent } from "../lib/core/mod.ts";
+import type { ClassAccuracy } from "@/lib/contract/mod.ts";
+import { formatPercent } from "@/lib/core/mod.ts";
 
 /** The per-class table. */
 export function PerClassTable({ rows }: { rows: ClassAccuracy[] }) {

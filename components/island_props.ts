@@ -8,16 +8,10 @@
  * ```
  * @module
  */
-import type { EpochPoint, Predictions, TrainMetrics } from "../lib/run/mod.ts";
-import type { StageName } from "../lib/run/mod.ts";
-import type { StageRecord } from "../lib/run/mod.ts";
-import type {
-  CurveData,
-  LiveSnapshot,
-  PredictionColumns,
-  StageRow,
-  TrainProgress,
-} from "../islands/types.ts";
+import type { EpochPoint, Predictions, TrainMetrics } from "@/lib/contract/mod.ts";
+import type { StageName } from "@/lib/contract/mod.ts";
+import type { StageRecord } from "@/lib/contract/mod.ts";
+import type { CurveData, LiveSnapshot, PredictionColumns, StageRow, TrainProgress } from "@/islands/types.ts";
 
 function countOf(v: unknown): number | null {
   return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : null;

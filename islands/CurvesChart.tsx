@@ -10,7 +10,7 @@
  */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import { SERIES_COLORS } from "../lib/figures/style.ts";
+import { SERIES_COLORS } from "@/lib/figures/style.ts";
 import { liveRun } from "./live.ts";
 import type { CurveData, LiveSnapshot } from "./types.ts";
 

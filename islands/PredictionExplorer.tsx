@@ -10,7 +10,7 @@
  * @module
  */
 import { useSignal } from "@preact/signals";
-import { predictionColor, predictionTitle } from "../lib/figures/style.ts";
+import { heatColor, predictionColor, predictionTitle } from "@/lib/figures/style.ts";
 import type { PredictionColumns } from "./types.ts";
 
 /** Props of {@linkcode PredictionExplorer}. */
@@ -116,7 +116,7 @@ export default function PredictionExplorer(props: PredictionExplorerProps) {
                         data-count={n}
                         title={`true ${classes[i]}, predicted ${classes[j]}: ${n}`}
                         style={{
-                          background: `rgba(8, 48, 107, ${(0.08 + 0.92 * share).toFixed(3)})`,
+                          background: heatColor(share),
                           color: share > 0.5 ? "#fff" : "#222",
                         }}
                         disabled={n === 0}

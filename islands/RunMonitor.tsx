@@ -8,7 +8,7 @@
  * @module
  */
 import { liveRun } from "./live.ts";
-import { formatBytes, formatSeconds } from "../lib/core/format.ts";
+import { formatBytes, formatSeconds } from "@/lib/core/format.ts";
 import type { LiveSnapshot } from "./types.ts";
 
 /** Props of {@linkcode RunMonitor}. */

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type PipelineConfig, PRESET_NAMES, type PresetName } from "../lib/config/mod.ts";
-import { STAGE_NAMES, type StageName } from "../lib/run/mod.ts";
+import { STAGE_NAMES, type StageName } from "../lib/contract/mod.ts";
 import { ARCHS, BACKENDS, KERNEL_POLICIES } from "../lib/model/mod.ts";
 import { UsageError } from "../lib/core/mod.ts";
 
@@ -134,6 +134,13 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
     parse: triple(1e-6, 10),
   },
   { key: "arch", flag: "arch", value: "NAME", help: `network: ${ARCHS.join(", ")}`, parse: oneOf(ARCHS) },
+  {
+    key: "width",
+    flag: "width",
+    value: "N|arch",
+    help: "base width of the network (stem and first stage, doubling per stage); 'arch' for the family's own",
+    parse: (text: string, flag: string) => text === "arch" ? null : int(1, 4096)(text, flag),
+  },
   { key: "numClasses", flag: "num-classes", value: "N", help: "output classes", parse: int(2, 1000) },
   {
     key: "pretrained",

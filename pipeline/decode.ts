@@ -7,6 +7,10 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * declare const ctx: StageContext;
+ * const config = resolveConfig("quick");
  * import { decodeStage } from "./decode.ts";
  * decodeStage.params(config); // { trainLimit: 256, testLimit: 256 }
  * await decodeStage.run(ctx); // writes meta.json, {train,test}_{images,labels}.u8
@@ -15,7 +19,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../lib/core/mod.ts";
-import { ChannelStats, type ChannelStatsResult, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/mod.ts";
+import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/mod.ts";
 import {
   IMAGE_BYTES,
   META_FILE,
@@ -30,6 +34,7 @@ import type { Logger } from "../lib/core/mod.ts";
 import { describeOsError } from "../lib/core/mod.ts";
 import { RecordStream } from "../lib/data/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
+import type { DecodeMeta } from "../lib/contract/mod.ts";
 
 /** One split, decoded. */
 export interface DecodedSplit {
@@ -129,20 +134,6 @@ export async function decodeSplit(
   // One pass over all images once they are in place: three times faster than a call per record.
   options.stats?.addMany(images, count);
   return { images, labels, count, available };
-}
-
-/** `meta.json` of the decode stage. */
-export interface DecodeMeta {
-  /** The ten class names, index = label. */
-  classes: string[];
-  train: { count: number; available: number };
-  test: { count: number; available: number };
-  stats: {
-    /** Measured over the decoded train images, [0, 1] scale (population std over all pixels). */
-    measured: ChannelStatsResult;
-    /** The tutorial's Normalize constants, which the recipe keeps. */
-    tutorial: { mean: readonly number[]; std: readonly number[] };
-  };
 }
 
 /** The decode stage. */

@@ -14,7 +14,8 @@ import { defaultCacheDir } from "../lib/core/mod.ts";
 import { helpText, parsePipelineArgs } from "./cli_options.ts";
 import { PipelineError, UsageError } from "../lib/core/mod.ts";
 import { createLogger } from "../lib/core/mod.ts";
-import { readRunManifest, type RunManifest, writeRunManifest } from "../lib/run/mod.ts";
+import { readRunManifest, writeRunManifest } from "../lib/run/mod.ts";
+import { type RunManifest } from "../lib/contract/mod.ts";
 import { runPipeline } from "../lib/run/mod.ts";
 import { STAGES } from "./stages.ts";
 

@@ -12,6 +12,8 @@
  *
  * @example
  * ```ts
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * const config = resolveConfig("quick");
  * import { visualizeStage } from "./visualize.ts";
  * visualizeStage.params(config); // { grid: 6 }
  * ```
@@ -21,7 +23,7 @@ import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
 import { PipelineError } from "../lib/core/mod.ts";
 import { writeFileAtomic } from "../lib/core/mod.ts";
 import { confusionSvg, curvesSvg, predictionGrid, sampleGrid } from "../lib/figures/mod.ts";
-import { readImagesAt } from "../lib/run/mod.ts";
+import { readImagesAt } from "../lib/contract/mod.ts";
 import {
   epochCurve,
   type Parsed,
@@ -30,7 +32,7 @@ import {
   parsePredictions,
   parseSamplesInfo,
   parseTrainSummary,
-} from "../lib/run/mod.ts";
+} from "../lib/contract/mod.ts";
 
 /** Augmented images in the sample grid: the tutorial's six (2 × 3). */
 export const SAMPLE_GRID = 6;

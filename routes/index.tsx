@@ -7,10 +7,10 @@
  * ```
  * @module
  */
-import type { RouteContext } from "../app.ts";
-import { listRuns, type RunSummary } from "../lib/dashboard/mod.ts";
-import { StatusBadge } from "../components/StatusBadge.tsx";
-import { formatDate, formatPercent } from "../lib/core/mod.ts";
+import type { RouteContext } from "@/utils.ts";
+import { listRuns, type RunSummary } from "@/lib/dashboard/mod.ts";
+import { StatusBadge } from "@/components/StatusBadge.tsx";
+import { formatDate, formatPercent } from "@/lib/core/mod.ts";
 
 /** Props of {@linkcode RunsPage}. */
 export interface RunsPageProps {

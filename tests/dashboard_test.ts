@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createApp, PAGE_CSP } from "../app.ts";
+import { createApp } from "../app.ts";
+import { PAGE_CSP } from "../utils.ts";
 import { DOWNLOADS } from "../routes/api/runs/[id]/download/[name].ts";
 import { decodePng } from "../lib/figures/png.ts";
-import { IMAGE_BYTES } from "../lib/run/contract.ts";
+import { IMAGE_BYTES } from "../lib/data/cifar_format.ts";
 import { CORRECT_COLOR, WRONG_COLOR } from "../lib/figures/style.ts";
 import { listRuns, resolveInside } from "../lib/dashboard/run_reader.ts";
 import { BUNDLE_OUTPUT, ensureClientBundle, recordedBundleStamp } from "../lib/dashboard/client_bundle.ts";

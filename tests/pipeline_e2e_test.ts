@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { RunManifest } from "../lib/run/contract.ts";
+import type { RunManifest } from "../lib/contract/mod.ts";
 import { makeBatchFiles, makeCifarArchive } from "./fixtures/data_fixtures.ts";
 import { runPipelineCli } from "./fixtures/pipeline_cli.ts";
 

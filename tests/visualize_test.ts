@@ -13,7 +13,8 @@ import { decodePng, encodePng, pixelAt, type RasterImage } from "../lib/figures/
 import { gridLayout, hexToRgb } from "../lib/figures/image_grid.ts";
 import { gridColumns, niceTicks } from "../lib/figures/figures.ts";
 import { CORRECT_COLOR, predictionTitle, WRONG_COLOR } from "../lib/figures/style.ts";
-import { IMAGE_BYTES, parseEvaluation, parseMetricsJsonl, parseRunManifest } from "../lib/run/contract.ts";
+import { parseEvaluation, parseMetricsJsonl, parseRunManifest } from "../lib/contract/mod.ts";
+import { IMAGE_BYTES } from "../lib/data/cifar_format.ts";
 import { escapeXml, svgElement } from "../lib/figures/svg.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 

@@ -6,3 +6,4 @@
 export * from "./client_bundle.ts";
 export * from "./csv.ts";
 export * from "./run_reader.ts";
+export * from "./compare.ts";

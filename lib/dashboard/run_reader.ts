@@ -16,9 +16,9 @@
  * @module
  */
 import { isAbsolute, resolve, sep } from "node:path";
-import { STAGE_NAMES, type StageName } from "../run/mod.ts";
-import type { StageRecord } from "../run/mod.ts";
-import { imageCountOf, readImagesAt } from "../run/mod.ts";
+import { STAGE_NAMES, type StageName } from "../contract/mod.ts";
+import type { StageRecord } from "../contract/mod.ts";
+import { imageCountOf, readImagesAt } from "../contract/mod.ts";
 import {
   type DecodeMeta,
   epochCurve,
@@ -37,7 +37,7 @@ import {
   type SamplesInfo,
   type TrainMetrics,
   type TrainSummary,
-} from "../run/mod.ts";
+} from "../contract/mod.ts";
 
 /** A run id: a folder name in the runs folder; letters, digits, `.`, `_`, `-`, not starting with a dot. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -314,7 +314,6 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
   } else if (!live) missing.push("visualize/ is missing: no figure files");
   figures.sort();
   if (manifest) {
-    notes.push(...(manifestFile.state === "ok" ? manifestFile.notes : []));
     if (manifest.error) notes.push(`the run failed: ${manifest.error}`);
     for (const stage of stages) {
       if (!stage.record) notes.push(`run.json has no record of the ${stage.name} stage`);

@@ -13,9 +13,16 @@
  */
 import { encodePng, type RasterImage } from "./png.ts";
 import { type GridLayout, gridLayout, hexToRgb, renderGrid, scaleTile } from "./image_grid.ts";
-import type { EpochPoint, StepPoint } from "../run/mod.ts";
+import type { EpochPoint, StepPoint } from "../contract/mod.ts";
 import { svgDocument, svgElement, type SvgMarkup, svgNumber } from "./svg.ts";
-import { CORRECT_COLOR, predictionColor, predictionTitle, SERIES_COLORS, WRONG_COLOR } from "./style.ts";
+import {
+  CORRECT_COLOR,
+  heatColor,
+  predictionColor,
+  predictionTitle,
+  SERIES_COLORS,
+  WRONG_COLOR,
+} from "./style.ts";
 
 export { CORRECT_COLOR, predictionColor, predictionTitle, SERIES_COLORS, WRONG_COLOR };
 
@@ -505,18 +512,4 @@ export function confusionSvg(
     });
   });
   return svgDocument(width, height, parts, { title: options.title ?? "Confusion matrix" });
-}
-
-/**
- * White to dark blue for a share in [0, 1].
- *
- * @example
- * ```ts
- * heatColor(0); // "#ffffff"
- * ```
- */
-export function heatColor(share: number): string {
-  const t = Math.max(0, Math.min(1, share));
-  const from = [255, 255, 255], to = [8, 48, 107];
-  return "#" + from.map((f, i) => Math.round(f + (to[i] - f) * t).toString(16).padStart(2, "0")).join("");
 }

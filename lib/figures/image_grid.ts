@@ -12,7 +12,8 @@
  * @module
  */
 import type { RasterImage } from "./png.ts";
-import { IMAGE_CHANNELS, IMAGE_SIZE } from "../run/mod.ts";
+import { IMAGE_CHANNELS } from "../contract/mod.ts";
+import { IMAGE_SIZE } from "../data/mod.ts";
 
 /** An RGB colour as three bytes. */
 export type Rgb = [number, number, number];

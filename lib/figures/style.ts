@@ -51,3 +51,18 @@ export const SERIES_COLORS: readonly string[] = [
   "#7f7f7f",
   "#b06000",
 ];
+
+/**
+ * The confusion-matrix colour ramp, white to dark blue for a share in [0, 1]; the SVG figure and the
+ * dashboard's matrix both use it.
+ *
+ * @example
+ * ```ts
+ * heatColor(0); // "#ffffff"
+ * ```
+ */
+export function heatColor(share: number): string {
+  const t = Math.max(0, Math.min(1, share));
+  const from = [255, 255, 255], to = [8, 48, 107];
+  return "#" + from.map((f, i) => Math.round(f + (to[i] - f) * t).toString(16).padStart(2, "0")).join("");
+}

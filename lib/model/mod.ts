@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./backend.ts";
+export * from "./batch_norm.ts";
 export * from "./checkpoint.ts";
 export * from "./kernel_policy.ts";
 export * from "./predict.ts";

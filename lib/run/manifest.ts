@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { PROJECT_ROOT, sha256File, writeJsonAtomic } from "../core/mod.ts";
-import type { RunEnvironment, RunManifest } from "./contract.ts";
+import type { RunEnvironment, RunManifest } from "../contract/mod.ts";
 
 /** The file name of the manifest inside a run folder. */
 export const RUN_MANIFEST = "run.json";

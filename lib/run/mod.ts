@@ -4,8 +4,6 @@
  * @module
  */
 export * from "./code_graph.ts";
-export * from "./contract.ts";
-export * from "./image_file.ts";
 export * from "./manifest.ts";
 export * from "./runner.ts";
 export * from "./stage.ts";

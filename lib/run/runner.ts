@@ -26,15 +26,16 @@
 import { dirname, join } from "node:path";
 import { codeDigestsOf } from "./code_graph.ts";
 import type { PipelineConfig } from "../config/mod.ts";
-import type { StageName } from "./contract.ts";
+import type { StageName } from "../contract/mod.ts";
 import { PipelineError } from "../core/mod.ts";
 import { describeOsError } from "../core/mod.ts";
 import { canonicalJson, sha256File, sha256Hex } from "../core/mod.ts";
 import type { Logger } from "../core/mod.ts";
 import { formatDuration } from "../core/mod.ts";
 import { readRunManifest, runEnvironment, writeRunManifest } from "./manifest.ts";
-import type { RunManifest } from "./contract.ts";
-import type { KeyParts, OutputFile, StageContext, StageDefinition, StageRecord } from "./stage.ts";
+import type { RunManifest } from "../contract/mod.ts";
+import type { StageContext, StageDefinition } from "./stage.ts";
+import type { KeyParts, OutputFile, StageRecord } from "../contract/mod.ts";
 import { tempNameFor, writeJsonAtomic } from "../core/mod.ts";
 
 /** Options of {@linkcode runPipeline}. */

@@ -19,7 +19,7 @@
  * @module
  */
 import type { PipelineConfig } from "../config/mod.ts";
-import type { StageName } from "./contract.ts";
+import type { StageName } from "../contract/mod.ts";
 import type { Logger } from "../core/mod.ts";
 
 /** What a running stage is given. */
@@ -64,41 +64,4 @@ export interface StageDefinition {
   run(ctx: StageContext): Promise<Record<string, unknown> | void>;
   /** Whether an interrupted run's folder is kept for `--resume` (train). */
   resumable?: boolean;
-}
-
-/** One output file of a stage, as recorded in run.json and the cache manifest. */
-export interface OutputFile {
-  /** Path relative to the stage's folder, with `/` separators. */
-  path: string;
-  /** Size in bytes. */
-  bytes: number;
-  /** Hex SHA-256 of the contents. */
-  sha256: string;
-}
-
-/** A stage's entry in run.json. */
-export interface StageRecord {
-  status: "pending" | "running" | "done" | "cached" | "failed";
-  /** The cache key: hex SHA-256 of `keyParts`. */
-  key?: string;
-  /** What the key was made of: params, the upstream stages' output digests, code file hashes. */
-  keyParts?: KeyParts;
-  /** Why the stage ran instead of being served from the cache. */
-  reason?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  /** Wall-clock seconds. */
-  seconds?: number;
-  outputs?: OutputFile[];
-  summary?: Record<string, unknown>;
-  error?: string;
-}
-
-/** The parts a stage's cache key is hashed from. */
-export interface KeyParts {
-  params: Record<string, unknown>;
-  /** Upstream stage name → digest of its outputs. */
-  inputs: Record<string, string>;
-  /** Source file (relative to the project root) → its SHA-256. */
-  code: Record<string, string>;
 }

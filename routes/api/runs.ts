@@ -7,9 +7,9 @@
  * ```
  * @module
  */
-import type { RouteContext } from "../../app.ts";
-import { listRuns } from "../../lib/dashboard/mod.ts";
-import { json } from "./json.ts";
+import type { RouteContext } from "@/utils.ts";
+import { listRuns } from "@/lib/dashboard/mod.ts";
+import { json } from "@/utils.ts";
 
 /** GET /api/runs. */
 export async function GET(ctx: RouteContext): Promise<Response> {

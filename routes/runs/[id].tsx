@@ -9,16 +9,16 @@
  * ```
  * @module
  */
-import type { RouteContext } from "../../app.ts";
-import { readRun, type RunView } from "../../lib/dashboard/mod.ts";
-import { Island } from "../../components/Island.tsx";
-import { Notes } from "../../components/Notes.tsx";
-import { ConfigTable } from "../../components/ConfigTable.tsx";
-import { PerClassTable } from "../../components/PerClassTable.tsx";
-import { SampleGrid } from "../../components/SampleGrid.tsx";
-import { StatusBadge } from "../../components/StatusBadge.tsx";
-import { liveSnapshot, predictionColumns } from "../../components/island_props.ts";
-import { formatDate, formatPercent } from "../../lib/core/mod.ts";
+import type { RouteContext } from "@/utils.ts";
+import { readRun, type RunView } from "@/lib/dashboard/mod.ts";
+import { Island } from "@/components/Island.tsx";
+import { Notes } from "@/components/Notes.tsx";
+import { ConfigTable } from "@/components/ConfigTable.tsx";
+import { PerClassTable } from "@/components/PerClassTable.tsx";
+import { SampleGrid } from "@/components/SampleGrid.tsx";
+import { StatusBadge } from "@/components/StatusBadge.tsx";
+import { liveSnapshot, predictionColumns } from "@/components/island_props.ts";
+import { formatDate, formatPercent } from "@/lib/core/mod.ts";
 
 function Downloads({ runId, names }: { runId: string; names: string[] }) {
   return (

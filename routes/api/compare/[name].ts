@@ -8,11 +8,11 @@
  * ```
  * @module
  */
-import type { RouteContext } from "../../../app.ts";
-import { toCsv } from "../../../lib/dashboard/mod.ts";
-import { curvesSvg } from "../../../lib/figures/mod.ts";
-import { metricRows, readCompared } from "../../compare.tsx";
-import { download } from "../json.ts";
+import type { RouteContext } from "@/utils.ts";
+import { toCsv } from "@/lib/dashboard/mod.ts";
+import { curvesSvg } from "@/lib/figures/mod.ts";
+import { metricRows, readCompared } from "@/lib/dashboard/mod.ts";
+import { download } from "@/utils.ts";
 
 /** GET /api/compare/:name. */
 export async function GET(ctx: RouteContext): Promise<Response> {

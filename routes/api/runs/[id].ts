@@ -8,9 +8,9 @@
  * ```
  * @module
  */
-import type { RouteContext } from "../../../app.ts";
-import { readRun } from "../../../lib/dashboard/mod.ts";
-import { json } from "../json.ts";
+import type { RouteContext } from "@/utils.ts";
+import { readRun } from "@/lib/dashboard/mod.ts";
+import { json } from "@/utils.ts";
 
 /** GET /api/runs/:id. */
 export async function GET(ctx: RouteContext): Promise<Response> {

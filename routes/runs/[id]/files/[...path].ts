@@ -9,8 +9,8 @@
  * ```
  * @module
  */
-import { CONTENT_TYPES, type RouteContext } from "../../../../app.ts";
-import { resolveRunFile } from "../../../../lib/dashboard/mod.ts";
+import { CONTENT_TYPES, type RouteContext } from "@/utils.ts";
+import { resolveRunFile } from "@/lib/dashboard/mod.ts";
 
 /** The policy of served run files: an SVG may show its embedded images and nothing more. */
 export const FILE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox";

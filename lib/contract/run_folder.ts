@@ -7,26 +7,87 @@
  *
  * @example
  * ```ts
- * import { parseEvaluation } from "./contract.ts";
+ * import { parseEvaluation } from "./run_folder.ts";
  * const parsed = parseEvaluation(JSON.parse(await Deno.readTextFile("runs/a/evaluate/evaluation.json")));
  * if (parsed.ok) console.log(parsed.value.accuracy);
  * ```
  * @module
  */
 import type { PipelineConfig } from "../config/mod.ts";
-import type { StageRecord } from "./stage.ts";
+import type { ChannelStatsResult } from "../data/mod.ts";
 
 /** The pipeline's stages, in the order data flows through them. */
 export const STAGE_NAMES = ["fetch", "decode", "augment", "train", "evaluate", "visualize"] as const;
 /** One stage's name. */
 export type StageName = typeof STAGE_NAMES[number];
 
-/** Side of a CIFAR-10 image (pixels). */
-export const IMAGE_SIZE = 32;
-/** Channels of a CIFAR-10 image (RGB). */
-export const IMAGE_CHANNELS = 3;
-/** Bytes of one uint8 HWC image in `*_images.u8` and `samples.u8`: 32 × 32 × 3. */
-export const IMAGE_BYTES: number = IMAGE_SIZE * IMAGE_SIZE * IMAGE_CHANNELS;
+/** One output file of a stage, as recorded in run.json and the cache manifest. */
+export interface OutputFile {
+  /** Path relative to the stage's folder, with `/` separators. */
+  path: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** Hex SHA-256 of the contents. */
+  sha256: string;
+}
+
+/** A stage's entry in run.json. */
+export interface StageRecord {
+  status: "pending" | "running" | "done" | "cached" | "failed";
+  /** The cache key: hex SHA-256 of `keyParts`. */
+  key?: string;
+  /** What the key was made of: params, the upstream stages' output digests, code file hashes. */
+  keyParts?: KeyParts;
+  /** Why the stage ran instead of being served from the cache. */
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Wall-clock seconds. */
+  seconds?: number;
+  outputs?: OutputFile[];
+  summary?: Record<string, unknown>;
+  error?: string;
+}
+
+/** The parts a stage's cache key is hashed from. */
+export interface KeyParts {
+  params: Record<string, unknown>;
+  /** Upstream stage name → digest of its outputs. */
+  inputs: Record<string, string>;
+  /** Source file (relative to the project root) → its SHA-256. */
+  code: Record<string, string>;
+}
+
+/** The image layout of `*_images.u8` and `samples.u8` (uint8 HWC, 32 × 32 × 3), as the data layer defines it. */
+export { CHANNELS as IMAGE_CHANNELS, IMAGE_BYTES, IMAGE_SIZE } from "../data/mod.ts";
+/** The train stage's checkpoint folders, relative to its folder (`<run>/train/`). */
+export const CHECKPOINT_PATHS = { best: "checkpoints/best", last: "checkpoints/last" } as const;
+/** The file inside `checkpoints/best/` with the test scores that checkpoint earned when it was saved. */
+export const CHECKPOINT_SCORES = "scores.json";
+
+/**
+ * `train/checkpoints/best/scores.json`: the test split as the train stage scored it with these very weights
+ * (saved in the same atomic folder), and the settings it was scored with. The evaluate stage reuses it
+ * instead of scoring the test split again when its own settings are the same.
+ */
+export interface CheckpointScores {
+  /** 1-based epoch whose end the checkpoint is. */
+  epoch: number;
+  /** What the scores depend on besides the weights. */
+  settings: {
+    numClasses: number;
+    testLimit: number | null;
+    evalBatchSize: number;
+    mean: number[];
+    std: number[];
+    testCount: number;
+  };
+  /** Every test image's prediction, in record order, probabilities unrounded. */
+  predictions: { index: number; label: number; pred: number; confidence: number; probs: number[] }[];
+}
+
+/** The run-folder path of the best checkpoint, as train.json names it. */
+export const BEST_CHECKPOINT = `train/${CHECKPOINT_PATHS.best}`;
 /** The run.json version this code writes and reads best. */
 export const RUN_MANIFEST_VERSION = 1;
 
@@ -35,10 +96,18 @@ export type Parsed<T> = { ok: true; value: T; notes: string[] } | { ok: false; p
 
 /** `decode/meta.json`. */
 export interface DecodeMeta {
+  /** The ten class names, index = label. */
   classes: string[];
-  train: { count: number };
-  test: { count: number };
-  stats?: unknown;
+  /** Images decoded, and records the files held (`available` is absent in folders older than round 2). */
+  train: { count: number; available?: number };
+  test: { count: number; available?: number };
+  /** Absent in folders that predate it. */
+  stats?: {
+    /** Measured over the decoded train images, [0, 1] scale (population std over all pixels). */
+    measured: ChannelStatsResult;
+    /** The tutorial's Normalize constants, which the recipe keeps. */
+    tutorial: { mean: readonly number[]; std: readonly number[] };
+  };
 }
 
 /** `augment/samples.json`. */
@@ -218,7 +287,12 @@ export function parseDecodeMeta(json: unknown): Parsed<DecodeMeta> {
   const notes = trainCount === null ? ["meta.json has no train.count"] : [];
   return {
     ok: true,
-    value: { classes, train: { count: trainCount ?? 0 }, test: { count: testCount }, stats: json.stats },
+    value: {
+      classes,
+      train: { count: trainCount ?? 0 },
+      test: { count: testCount },
+      stats: json.stats as DecodeMeta["stats"],
+    },
     notes,
   };
 }

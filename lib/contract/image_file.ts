@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { IMAGE_BYTES } from "./contract.ts";
+import { IMAGE_BYTES } from "../data/mod.ts";
 
 /**
  * How many whole images a `.u8` image file holds (a trailing partial image is not counted).
