@@ -81,7 +81,8 @@ function useMode(mode: Mode) {
  *
  * @example
  * ```ts
- * const rows = await profileKernels(() => step(batch));
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const rows = await profileKernels(() => tf.square(tf.scalar(2)).data());
  * console.log(rows[0].name, rows[0].ms, rows[0].count);
  * ```
  */
@@ -108,6 +109,7 @@ export async function profileKernels(f: () => Promise<unknown>): Promise<KernelP
  *
  * @example
  * ```ts
+ * import { selectBackend } from "../lib/model/mod.ts";
  * await selectBackend("webgpu");
  * const [stock, cpu] = await benchBatch("tiny", 8, { steps: 2, modes: ["stock", "cpu"] });
  * console.log(cpu.imagesPerSecond / stock.imagesPerSecond);
@@ -288,8 +290,9 @@ export function parseModes(text: string): Mode[] {
  *
  * @example
  * ```ts
- * await selectBackend("webgpu", { kernels: "stock" });
- * const report = await runThroughput(adapter, { arch: "tiny", batches: [4], steps: 1, modes: ["stock", "cpu"] });
+ * import { selectBackend } from "../lib/model/mod.ts";
+ * const { adapter } = await selectBackend("webgpu", { kernels: "stock" });
+ * const report = await runThroughput(adapter!, { arch: "tiny", batches: [4], steps: 1, modes: ["stock", "cpu"] });
  * ```
  */
 export async function runThroughput(

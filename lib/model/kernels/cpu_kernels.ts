@@ -306,6 +306,7 @@ fn main() {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * const stock = tf.getKernel("Conv2D", "webgpu")!;
  * tf.registerKernel({ ...stock, kernelFunc: cpuKernel("Conv2D", stock.kernelFunc) });
  * ```

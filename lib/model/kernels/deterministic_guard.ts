@@ -37,6 +37,7 @@ const counts = { replaced: 0, atomic: new Map<string, number>() };
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * installDeterminismGuard(tf.backend()); // the next head matmul gives the same bits every run
  * ```
  */

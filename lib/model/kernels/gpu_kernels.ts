@@ -126,6 +126,7 @@ function inputGrad(backend: WebGPUBackendLike, c: ConvInfo, dy: tf.TensorInfo, f
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * const stock = tf.getKernel("Conv2D", "webgpu")!;
  * tf.registerKernel({ ...stock, kernelFunc: gpuKernel("Conv2D", stock.kernelFunc) });
  * ```

@@ -91,7 +91,7 @@ export interface GemmPlan {
  * // a layer1 1×1 conv's filter gradient at batch 256: 64 × 64 outputs, a 16,384-long reduction
  * planGemm(64, 64, 16384, { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256,
  *   maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupStorageSize: 16384, maxStorageBufferBindingSize: 2 ** 27,
- *   maxComputeWorkgroupsPerDimension: 65535 }).splits; // 64
+ *   maxComputeWorkgroupsPerDimension: 65535 })?.splits; // 64
  * ```
  */
 export function planGemm(
