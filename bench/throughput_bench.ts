@@ -1,25 +1,27 @@
 /**
- * ResNet training throughput on this machine's WebGPU adapter, stock tfjs kernels against the project's
- * configuration (`registerProjectKernels()` from lib/webgpu_kernels.ts), alternately in one process.
+ * ResNet training throughput on this machine's WebGPU adapter, with tfjs's stock kernels and the project's
+ * kernel sets (`cpu`, `gpu`; lib/model/webgpu_kernels.ts) side by side, alternately in one process.
  *
- * For each batch size, two copies of the same seeded network (one per configuration) train on the same
- * synthetic batches. After a warm-up step per configuration (shader compiles), the timed steps alternate
- * stock, project, stock, project, … so that the load of other processes falls on both alike. It prints the
- * median step time and img/s of each, their ratio, both loss curves (they must match) and the live tensor
- * count before and after the timed steps (equal: no leak).
+ * For each batch size, one copy of the same seeded network per kernel set trains on the same synthetic
+ * batches. After a warm-up step per set (shader compiles), the timed steps alternate stock, cpu, gpu,
+ * stock, … so that the load of other processes falls on all alike. It prints the median step time and img/s
+ * of each, their ratio to stock, the loss curves (they must match) and the live tensor count before and
+ * after the timed steps (equal: no leak).
  *
  * ```sh
  * deno run -A --unstable-webgpu bench/throughput_bench.ts                        # batch 16, 32, 64; 3 steps
  * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 32 --steps 2   # a short run
  * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 16 --profile   # where a step's time goes
  * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 8 --grad-check   # gradients match stock
+ * deno run -A --unstable-webgpu bench/throughput_bench.ts --batch 64,256 --modes stock,cpu,gpu   # on a GPU
  * deno run -A --unstable-webgpu bench/throughput_bench.ts --arch tiny --batch 8 --steps 3 --json out.json
  * ```
  *
  * Options: `--arch A` (default resnet50), `--batch 16,32,64`, `--steps N` timed steps per configuration
- * (default 3), `--modes stock,project` (either or both), `--profile` (one profiled step per configuration
- * after the warm-up, kernels ranked by time), `--top N` profile rows (default 15), `--grad-check` (instead of
- * timing: one batch's gradients of every weight, stock against project, worst relative error), `--json FILE`.
+ * (default 3), `--modes stock,cpu` (any of stock, cpu, gpu; `project` means cpu), `--profile` (one profiled
+ * step per set after the warm-up, kernels ranked by time), `--top N` profile rows (default 15),
+ * `--grad-check` (instead of timing: one batch's gradients of every weight, stock against each other set,
+ * worst relative error), `--json FILE`.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -29,10 +31,10 @@ import { type Arch, ARCHS } from "../lib/model/mod.ts";
 import { buildResNet } from "../lib/model/mod.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
-import { registerProjectKernels, unregisterProjectKernels } from "../lib/model/mod.ts";
+import { type KernelSet, registerKernelSet, unregisterKernelSet } from "../lib/model/mod.ts";
 
-/** The two configurations compared. */
-export type Mode = "stock" | "project";
+/** The configurations compared: tfjs's stock kernels and the project's kernel sets. */
+export type Mode = KernelSet;
 
 /** The figures of one configuration at one batch size. */
 export interface ModeResult {
@@ -70,8 +72,7 @@ function generatedBatch(size: number, seed: number) {
 }
 
 function useMode(mode: Mode) {
-  if (mode === "project") registerProjectKernels();
-  else unregisterProjectKernels();
+  registerKernelSet(mode);
 }
 
 /**
@@ -80,7 +81,8 @@ function useMode(mode: Mode) {
  *
  * @example
  * ```ts
- * const rows = await profileKernels(() => step(batch));
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const rows = await profileKernels(() => tf.square(tf.scalar(2)).data());
  * console.log(rows[0].name, rows[0].ms, rows[0].count);
  * ```
  */
@@ -107,9 +109,10 @@ export async function profileKernels(f: () => Promise<unknown>): Promise<KernelP
  *
  * @example
  * ```ts
+ * import { selectBackend } from "../lib/model/mod.ts";
  * await selectBackend("webgpu");
- * const [stock, project] = await benchBatch("tiny", 8, { steps: 2, modes: ["stock", "project"] });
- * console.log(project.imagesPerSecond / stock.imagesPerSecond);
+ * const [stock, cpu] = await benchBatch("tiny", 8, { steps: 2, modes: ["stock", "cpu"] });
+ * console.log(cpu.imagesPerSecond / stock.imagesPerSecond);
  * ```
  */
 export async function benchBatch(
@@ -184,22 +187,23 @@ export async function benchBatch(
       disposeOptimizer(run.optimizer);
       run.model.dispose();
     }
-    unregisterProjectKernels();
+    unregisterKernelSet();
   }
 }
 
 /**
  * One batch's gradients of every trainable weight, from the same weights, with the stock kernels and with
- * the project's: the worst relative error (max |project − stock| / max |stock| per weight) and its weight.
+ * kernel set `set`: the worst relative error (max |set − stock| / max |stock| per weight) and its weight.
  *
  * @example
  * ```ts
- * const { worst, weight } = await compareGradients("tiny", 4);
+ * const { worst, weight } = await compareGradients("tiny", 4, "gpu");
  * ```
  */
 export async function compareGradients(
   arch: Arch,
   batch: number,
+  set: Exclude<KernelSet, "stock"> = "cpu",
 ): Promise<{ worst: number; weight: string }> {
   const model = buildResNet(arch, { numClasses: 10, seed: 1 });
   const data = generatedBatch(batch, 7);
@@ -208,7 +212,7 @@ export async function compareGradients(
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const values: Float32Array[][] = [];
   try {
-    for (const mode of ["project", "stock"] as const) {
+    for (const mode of [set, "stock"] as const) {
       useMode(mode);
       const { value, grads } = tf.variableGrads(
         () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
@@ -218,21 +222,115 @@ export async function compareGradients(
       tf.dispose([value, ...Object.values(grads)]);
     }
   } finally {
-    unregisterProjectKernels();
+    unregisterKernelSet();
     tf.dispose([x, y]);
     model.dispose();
   }
   let worst = 0, weight = "";
   vars.forEach((v, i) => {
-    const [project, stock] = [values[0][i], values[1][i]];
+    const [ours, stock] = [values[0][i], values[1][i]];
     let err = 0, scale = 0;
     for (let j = 0; j < stock.length; j++) {
-      err = Math.max(err, Math.abs(project[j] - stock[j]));
+      err = Math.max(err, Math.abs(ours[j] - stock[j]));
       scale = Math.max(scale, Math.abs(stock[j]));
     }
     if (scale > 0 && err / scale >= worst) [worst, weight] = [err / scale, v.name];
   });
   return { worst, weight };
+}
+
+/** The bench's options. */
+export interface ThroughputOptions {
+  /** Network (default resnet50). */
+  arch: Arch;
+  /** Batch sizes. */
+  batches: number[];
+  /** Timed steps per set and batch. */
+  steps: number;
+  /** Kernel sets, stock first for the ratios. */
+  modes: Mode[];
+  /** One profiled step per set. */
+  profile?: boolean;
+  /** Profile rows. */
+  top?: number;
+}
+
+/** The bench's report: the adapter, every result, and the printed table. */
+export interface ThroughputReport {
+  adapter: AdapterDescription;
+  arch: Arch;
+  results: ModeResult[];
+  /** The markdown table and loss lines printed. */
+  lines: string[];
+}
+
+/**
+ * Parse `--modes`: a comma list of stock, cpu, gpu (`project` means cpu), duplicates dropped.
+ *
+ * @example
+ * ```ts
+ * parseModes("stock,project,gpu"); // ["stock", "cpu", "gpu"]
+ * ```
+ */
+export function parseModes(text: string): Mode[] {
+  const modes: Mode[] = [];
+  for (const raw of text.split(",").map((m) => m.trim()).filter(Boolean)) {
+    const m = raw === "project" ? "cpu" : raw;
+    if (m !== "stock" && m !== "cpu" && m !== "gpu") {
+      throw new Error(`unknown mode "${raw}"; use stock, cpu or gpu`);
+    }
+    if (!modes.includes(m)) modes.push(m);
+  }
+  return modes;
+}
+
+/**
+ * Run the bench on the active webgpu backend: every batch size, every set; print as it goes and return the
+ * figures and the summary table.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "../lib/model/mod.ts";
+ * const { adapter } = await selectBackend("webgpu", { kernels: "stock" });
+ * const report = await runThroughput(adapter!, { arch: "tiny", batches: [4], steps: 1, modes: ["stock", "cpu"] });
+ * ```
+ */
+export async function runThroughput(
+  adapter: AdapterDescription,
+  options: ThroughputOptions,
+): Promise<ThroughputReport> {
+  const { arch, batches, steps, modes } = options;
+  const all: ModeResult[] = [];
+  for (const batch of batches) {
+    console.log(`\n${arch}, batch ${batch}:`);
+    all.push(...await benchBatch(arch, batch, { steps, modes, profile: options.profile, top: options.top }));
+  }
+  const lines: string[] = [];
+  lines.push(`| batch | kernels | median step s (steps) | train img/s | vs stock | live tensors |`);
+  lines.push("| --- | --- | --- | --- | --- | --- |");
+  for (const r of all) {
+    const stock = all.find((s) => s.batch === r.batch && s.mode === "stock");
+    const ratio = stock ? (r.imagesPerSecond / stock.imagesPerSecond).toFixed(2) + "×" : "–";
+    lines.push(
+      `| ${r.batch} | ${r.mode} | ${r.medianSeconds.toFixed(3)} (${r.seconds.length}) | ` +
+        `${r.imagesPerSecond.toFixed(2)} | ${ratio} | ${r.tensors[0]} → ${r.tensors[1]} |`,
+    );
+  }
+  for (const batch of batches) {
+    const rows = all.filter((r) => r.batch === batch);
+    const base = rows[0];
+    for (const r of rows) {
+      const diff = Math.max(
+        ...base.losses.map((l, i) => Math.abs(l - r.losses[i]) / Math.max(1e-6, Math.abs(l))),
+      );
+      lines.push(
+        `batch ${batch}: losses ${r.mode.padEnd(5)} ${r.losses.map((l) => l.toFixed(5)).join(" ")}` +
+          (r === base ? "" : ` (max rel diff to ${base.mode} ${diff.toExponential(2)})`),
+      );
+    }
+  }
+  console.log("\n" + lines.join("\n"));
+  return { adapter, arch, results: all, lines };
 }
 
 if (import.meta.main) {
@@ -242,7 +340,7 @@ if (import.meta.main) {
       arch: { type: "string", default: "resnet50" },
       batch: { type: "string", default: "16,32,64" },
       steps: { type: "string", default: "3" },
-      modes: { type: "string", default: "stock,project" },
+      modes: { type: "string", default: "stock,cpu" },
       profile: { type: "boolean", default: false },
       top: { type: "string", default: "15" },
       "grad-check": { type: "boolean", default: false },
@@ -251,8 +349,7 @@ if (import.meta.main) {
   });
   const arch = values.arch as Arch;
   if (!ARCHS.includes(arch)) throw new Error(`--arch must be one of ${ARCHS.join(", ")}`);
-  const modes = values.modes.split(",") as Mode[];
-  for (const m of modes) if (m !== "stock" && m !== "project") throw new Error(`unknown mode "${m}"`);
+  const modes = parseModes(values.modes);
   const batches = values.batch.split(",").map(Number);
   const steps = Number(values.steps);
   const { adapter } = await selectBackend("webgpu", { stage: "bench", kernels: "stock" }) as {
@@ -270,49 +367,27 @@ if (import.meta.main) {
   );
   if (values["grad-check"]) {
     for (const batch of batches) {
-      const { worst, weight } = await compareGradients(arch, batch);
-      console.log(
-        `${arch}, batch ${batch}: gradients project vs stock, worst relative error ${
-          worst.toExponential(2)
-        } (${weight})`,
-      );
+      for (const set of modes) {
+        if (set === "stock") continue;
+        const { worst, weight } = await compareGradients(arch, batch, set);
+        console.log(
+          `${arch}, batch ${batch}: gradients ${set} vs stock, worst relative error ${
+            worst.toExponential(2)
+          } (${weight})`,
+        );
+      }
     }
     Deno.exit(0);
   }
-  const all: ModeResult[] = [];
-  for (const batch of batches) {
-    console.log(`\n${arch}, batch ${batch}:`);
-    all.push(
-      ...await benchBatch(arch, batch, { steps, modes, profile: values.profile, top: Number(values.top) }),
-    );
-  }
-  console.log(`\n| batch | configuration | median step s (steps) | train img/s | vs stock | live tensors |`);
-  console.log("| --- | --- | --- | --- | --- | --- |");
-  for (const r of all) {
-    const stock = all.find((s) => s.batch === r.batch && s.mode === "stock");
-    const ratio = stock ? (r.imagesPerSecond / stock.imagesPerSecond).toFixed(2) + "×" : "–";
-    console.log(
-      `| ${r.batch} | ${r.mode} | ${r.medianSeconds.toFixed(2)} (${r.seconds.length}) | ` +
-        `${r.imagesPerSecond.toFixed(2)} | ${ratio} | ${r.tensors[0]} → ${r.tensors[1]} |`,
-    );
-  }
-  const pairs = batches.map((
-    b,
-  ) => [
-    all.find((r) => r.batch === b && r.mode === "stock"),
-    all.find((r) => r.batch === b && r.mode === "project"),
-  ]);
-  for (const [s, p] of pairs) {
-    if (!s || !p) continue;
-    const diff = Math.max(...s.losses.map((l, i) => Math.abs(l - p.losses[i]) / Math.max(1e-6, Math.abs(l))));
-    console.log(`batch ${s.batch}: losses stock ${s.losses.map((l) => l.toFixed(5)).join(" ")}`);
-    console.log(
-      `batch ${s.batch}: losses proj. ${p.losses.map((l) => l.toFixed(5)).join(" ")} (max rel diff ${
-        diff.toExponential(2)
-      })`,
-    );
-  }
+  const report = await runThroughput(adapter, {
+    arch,
+    batches,
+    steps,
+    modes,
+    profile: values.profile,
+    top: Number(values.top),
+  });
   if (values.json) {
-    await Deno.writeTextFile(values.json, JSON.stringify({ adapter, arch, results: all }, null, 2) + "\n");
+    await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
   }
 }

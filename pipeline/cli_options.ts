@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { type PipelineConfig, PRESET_NAMES, type PresetName } from "../lib/config/mod.ts";
 import { STAGE_NAMES, type StageName } from "../lib/contract/mod.ts";
-import { ARCHS, BACKENDS, KERNEL_SETS } from "../lib/model/mod.ts";
+import { ARCHS, BACKENDS, KERNEL_POLICIES } from "../lib/model/mod.ts";
 import { UsageError } from "../lib/core/mod.ts";
 
 type ConfigKey = Exclude<keyof PipelineConfig, "preset">;
@@ -160,8 +160,8 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
     key: "kernels",
     flag: "kernels",
     value: "SET",
-    help: `webgpu convolution kernels: ${KERNEL_SETS.join(", ")}`,
-    parse: oneOf(KERNEL_SETS),
+    help: "webgpu conv kernels: auto (cpu on a software adapter, gpu on a hardware one), cpu, gpu, stock",
+    parse: oneOf(KERNEL_POLICIES),
   },
   { key: "epochs", flag: "epochs", value: "N", help: "training epochs", parse: int(1, 10_000) },
   {

@@ -17,7 +17,7 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { formatAdapter, selectBackend } from "../lib/model/mod.ts";
+import { formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/model/mod.ts";
 import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
 import { PipelineError, plural } from "../lib/core/mod.ts";
 import { sha256File } from "../lib/core/mod.ts";
@@ -51,7 +51,7 @@ export async function runTrainStage(
   const { config, log } = ctx;
   const backend = await selectBackend(config.backend, { stage: "train", kernels: config.kernels });
   log.info(
-    `train: backend ${backend.backend} (${backend.kernels} conv kernels), adapter: ${
+    `train: backend ${backend.backend} (${backend.kernels} conv kernels, --kernels ${backend.kernelPolicy}), adapter: ${
       formatAdapter(backend.adapter)
     }`,
   );
@@ -162,6 +162,8 @@ export const trainStage: StageDefinition = {
   module: new URL(import.meta.url),
   params: async (config) => ({
     ...trainParams(config),
+    // the policy (trainParams' kernels) and the set it resolves to on this machine's adapter
+    kernelSet: await resolveKernelSetFor(config.backend, config.kernels),
     pretrained: await pretrainedIdentity(config.pretrained),
   }),
   resumable: true,

@@ -4,14 +4,21 @@ import { selectBackend } from "../lib/model/backend.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import {
+  activeKernelSet,
+  atomicProgramsRun,
+  planGemm,
   projectKernelsActive,
+  registerKernelSet,
   registerProjectKernels,
+  resetDeterminismCounters,
+  unregisterKernelSet,
   unregisterProjectKernels,
 } from "../lib/model/webgpu_kernels.ts";
+import type { KernelSet } from "../lib/model/kernel_policy.ts";
 
 await selectBackend("webgpu", { stage: "test", kernels: "stock" });
 
-/** Relative error bound: max |project − stock| / max |stock|. */
+/** Relative error bound: max |set − stock| / max |stock|. */
 const REL_TOL = 1e-4;
 
 /** A conv as ResNet50 runs it: input [h, w, ci], square kernel k, stride s, filters co, tfjs padding. */
@@ -63,18 +70,18 @@ async function checked(f: () => tf.Tensor): Promise<Float32Array> {
 }
 
 /**
- * Run `f` with the project's kernels, then with the stock ones; return [stock, project] values. The project
- * runs first so that an output buffer recycled from the stock run can never pass for the project's result.
+ * Run `f` with `set`'s kernels, then with the stock ones; return [stock, set] values. The set runs first so
+ * that an output buffer recycled from the stock run can never pass for the set's result.
  */
-async function stockAndProject(f: () => tf.Tensor): Promise<[Float32Array, Float32Array]> {
-  registerProjectKernels();
+async function stockAndSet(set: KernelSet, f: () => tf.Tensor): Promise<[Float32Array, Float32Array]> {
+  registerKernelSet(set);
   try {
-    const project = await checked(f);
-    unregisterProjectKernels();
+    const ours = await checked(f);
+    unregisterKernelSet();
     const stock = await checked(f);
-    return [stock, project];
+    return [stock, ours];
   } finally {
-    unregisterProjectKernels();
+    unregisterKernelSet();
   }
 }
 
@@ -106,119 +113,222 @@ Deno.test("registerProjectKernels swaps the kernels in and unregisterProjectKern
   assert.equal(tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE"), 15);
 });
 
+Deno.test("registerKernelSet('gpu') swaps the gpu kernels in; 'stock' puts tfjs's back", () => {
+  const stock = tf.getKernel("FusedConv2D", "webgpu")!.kernelFunc;
+  assert.deepEqual(registerKernelSet("gpu"), [
+    "Conv2DBackpropFilter",
+    "FusedConv2D",
+    "Conv2D",
+    "Conv2DBackpropInput",
+  ]);
+  assert.equal(activeKernelSet(), "gpu");
+  const gpu = tf.getKernel("FusedConv2D", "webgpu")!.kernelFunc;
+  assert.notEqual(gpu, stock);
+  registerKernelSet("cpu");
+  assert.equal(activeKernelSet(), "cpu");
+  assert.notEqual(tf.getKernel("FusedConv2D", "webgpu")!.kernelFunc, gpu);
+  assert.deepEqual(registerKernelSet("stock"), []);
+  assert.equal(activeKernelSet(), "stock");
+  assert.equal(tf.getKernel("FusedConv2D", "webgpu")!.kernelFunc, stock);
+});
+
+Deno.test("planGemm cuts a long reduction with few output tiles into splits, within the device's limits", () => {
+  const limits = {
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupSizeY: 256,
+    maxComputeWorkgroupStorageSize: 16384,
+    maxStorageBufferBindingSize: 2 ** 27,
+    maxComputeWorkgroupsPerDimension: 65535,
+  };
+  // the issue's example: a layer1 1×1 conv's filter gradient (64→64) at batch 256, reduction 256·8·8
+  const dw = planGemm(64, 64, 256 * 8 * 8, limits)!;
+  assert.deepEqual(dw, { wg: 16, tile: 64, splits: 64, kPerSplit: 256 });
+  // 64 workgroups of 256 invocations, each a 256-long reduction, instead of 4 × 16 invocations looping 16,384
+  assert.equal(dw.splits * dw.wg * dw.wg, 16384);
+  // a big forward GEMM needs no split
+  assert.equal(planGemm(256 * 16 * 16, 64, 147, limits)!.splits, 1);
+  // a device that allows only 64 invocations per workgroup gets 8 × 8 workgroups
+  assert.equal(planGemm(64, 64, 1024, { ...limits, maxComputeInvocationsPerWorkgroup: 64 })!.wg, 8);
+  // a device too small for either tiling: the stock kernel runs
+  assert.equal(planGemm(64, 64, 1024, { ...limits, maxComputeWorkgroupStorageSize: 1024 }), null);
+});
+
+Deno.test("the head's split-K matmul (16×2048 · 2048×10) gives the same bits in 30 runs and matches the cpu backend", async () => {
+  registerKernelSet("stock"); // installs the determinism guard
+  const a = tf.randomUniform([16, 2048], -1, 1, "float32", 81);
+  const b = tf.randomUniform([2048, 10], -1, 1, "float32", 82);
+  const av = await a.data(), bv = await b.data();
+  resetDeterminismCounters();
+  try {
+    const first = await checked(() => tf.matMul(a, b));
+    for (let i = 1; i < 30; i++) {
+      assert.deepEqual(await checked(() => tf.matMul(a, b)), first, `run ${i + 1}`);
+    }
+    assert.equal(atomicProgramsRun(), 0);
+    // the reference product in float64
+    const ref = new Float32Array(160);
+    for (let m = 0; m < 16; m++) {
+      for (let n = 0; n < 10; n++) {
+        let sum = 0;
+        for (let k = 0; k < 2048; k++) sum += av[m * 2048 + k] * bv[k * 10 + n];
+        ref[m * 10 + n] = sum;
+      }
+    }
+    assert.ok(
+      relativeError(ref, first) <= REL_TOL,
+      `head matmul: relative error ${relativeError(ref, first)}`,
+    );
+  } finally {
+    tf.dispose([a, b]);
+  }
+});
+
+Deno.test("gpu filter gradient with split-K (layer1 1×1 at batch 16: 4 splits) matches stock and repeats bit for bit", async () => {
+  const x = seeded([16, 8, 8, 64], 91);
+  const dy = seeded([16, 8, 8, 64], 92);
+  const run = () =>
+    tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      strides: [1, 1],
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: [1, 1, 64, 64],
+    }) as tf.Tensor;
+  try {
+    const limits = (tf.backend() as unknown as { device: GPUDevice }).device.limits;
+    assert.ok(planGemm(64, 64, 16 * 8 * 8, limits)!.splits > 1, "this shape should be split");
+    const [stock, ours] = await stockAndSet("gpu", run);
+    assert.ok(relativeError(stock, ours) <= REL_TOL, `relative error ${relativeError(stock, ours)}`);
+    registerKernelSet("gpu");
+    assert.deepEqual(await checked(run), ours);
+  } finally {
+    unregisterKernelSet();
+    tf.dispose([x, dy]);
+  }
+});
+
 Deno.test(`ResNet50 has the conv shapes the kernels are checked on (${SHAPES.length} distinct)`, () => {
   // stem 7×7/2, 1×1 and 3×3 convs, stride-2 3×3 convs and stride-2 1×1 down-samples
   assert.ok(SHAPES.some((s) => s.k === 7 && s.s === 2 && s.ci === 3));
   assert.ok(SHAPES.some((s) => s.k === 3 && s.s === 2));
   assert.ok(SHAPES.some((s) => s.k === 1 && s.s === 2));
   assert.ok(SHAPES.some((s) => s.h === 1 && s.k === 3));
-  assert.ok(SHAPES.length >= 15);
+  assert.equal(SHAPES.length, 23);
 });
 
-Deno.test("project conv forward (FusedConv2D, with and without bias + relu) matches stock on every ResNet50 conv", async () => {
-  for (const [i, s] of SHAPES.entries()) {
-    const x = seeded([BATCH, s.h, s.w, s.ci], 10 + i);
-    const filter = seeded([s.k, s.k, s.ci, s.co], 20 + i);
-    const bias = tf.randomUniform([s.co], -1, 1, "float32", 30 + i) as tf.Tensor1D;
-    try {
-      const plain = await stockAndProject(() => tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad }));
-      const e1 = relativeError(...plain);
-      assert.ok(e1 <= REL_TOL, `forward ${JSON.stringify(s)}: relative error ${e1}`);
-      const fused = await stockAndProject(() =>
-        tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad, bias, activation: "relu" })
-      );
-      const e2 = relativeError(...fused);
-      assert.ok(e2 <= REL_TOL, `forward+bias+relu ${JSON.stringify(s)}: relative error ${e2}`);
-    } finally {
-      tf.dispose([x, filter, bias]);
-    }
-  }
-});
-
-Deno.test("project filter gradient (Conv2DBackpropFilter) matches stock on every ResNet50 conv", async () => {
-  for (const [i, s] of SHAPES.entries()) {
-    const x = seeded([BATCH, s.h, s.w, s.ci], 40 + i);
-    const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
-    const outW = s.pad === "same" ? Math.ceil(s.w / s.s) : Math.floor((s.w - s.k) / s.s) + 1;
-    const dy = seeded([BATCH, outH, outW, s.co], 50 + i);
-    try {
-      const [stock, project] = await stockAndProject(() =>
-        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-          strides: [s.s, s.s],
-          pad: s.pad,
-          dataFormat: "NHWC",
-          filterShape: [s.k, s.k, s.ci, s.co],
-        }) as tf.Tensor
-      );
-      const e = relativeError(stock, project);
-      assert.ok(e <= REL_TOL, `filter gradient ${JSON.stringify(s)}: relative error ${e}`);
-    } finally {
-      tf.dispose([x, dy]);
-    }
-  }
-});
-
-Deno.test("project input gradient (Conv2DBackpropInput) matches stock on every ResNet50 conv", async () => {
-  for (const [i, s] of SHAPES.entries()) {
-    const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
-    const outW = s.pad === "same" ? Math.ceil(s.w / s.s) : Math.floor((s.w - s.k) / s.s) + 1;
-    const dy = seeded([BATCH, outH, outW, s.co], 60 + i);
-    const filter = seeded([s.k, s.k, s.ci, s.co], 70 + i);
-    try {
-      const [stock, project] = await stockAndProject(() =>
-        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, {
-          strides: [s.s, s.s],
-          pad: s.pad,
-          dataFormat: "NHWC",
-          inputShape: [BATCH, s.h, s.w, s.ci],
-        }) as tf.Tensor
-      );
-      const e = relativeError(stock, project);
-      assert.ok(e <= REL_TOL, `input gradient ${JSON.stringify(s)}: relative error ${e}`);
-    } finally {
-      tf.dispose([dy, filter]);
-    }
-  }
-});
-
-Deno.test("training a tiny ResNet with the project kernels follows the stock loss curve", async () => {
-  const batch = {
-    size: 8,
-    x: tf.randomUniform([8 * 32 * 32 * 3], -1, 1, "float32", 5).dataSync() as Float32Array,
-    y: Int32Array.from({ length: 8 }, (_, i) => (i * 3) % 10),
-    indices: Uint32Array.from({ length: 8 }, (_, i) => i),
-  };
-  const curves: number[][] = [];
-  const tensorCounts: number[][] = [];
-  for (const project of [false, true]) {
-    if (project) registerProjectKernels();
-    const model = buildResNet("tiny", { numClasses: 10, seed: 3 });
-    // lr 0.1 so that five steps move the weights visibly and the curve is a real check
-    const optimizer = tf.train.momentum(0.1, 0.9);
-    try {
-      const step = createTrainStep(model, optimizer, 10);
-      const losses: number[] = [];
-      const counts: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        losses.push(await step(batch));
-        counts.push(tf.memory().numTensors);
+for (const set of ["cpu", "gpu"] as const) {
+  Deno.test(`${set} conv forward (FusedConv2D, with and without bias + relu) matches stock on every ResNet50 conv`, async () => {
+    for (const [i, s] of SHAPES.entries()) {
+      const x = seeded([BATCH, s.h, s.w, s.ci], 10 + i);
+      const filter = seeded([s.k, s.k, s.ci, s.co], 20 + i);
+      const bias = tf.randomUniform([s.co], -1, 1, "float32", 30 + i) as tf.Tensor1D;
+      try {
+        const plain = await stockAndSet(set, () => tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad }));
+        const e1 = relativeError(...plain);
+        assert.ok(e1 <= REL_TOL, `${set} forward ${JSON.stringify(s)}: relative error ${e1}`);
+        const fused = await stockAndSet(
+          set,
+          () => tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad, bias, activation: "relu" }),
+        );
+        const e2 = relativeError(...fused);
+        assert.ok(e2 <= REL_TOL, `${set} forward+bias+relu ${JSON.stringify(s)}: relative error ${e2}`);
+      } finally {
+        tf.dispose([x, filter, bias]);
       }
-      curves.push(losses);
-      tensorCounts.push(counts);
-    } finally {
-      disposeOptimizer(optimizer);
-      model.dispose();
-      unregisterProjectKernels();
     }
-  }
-  const [stock, project] = curves;
-  assert.ok(stock[4] < stock[0], `stock loss should fall over five steps on one batch: ${stock}`);
-  for (let i = 0; i < stock.length; i++) {
-    assert.ok(
-      Math.abs(project[i] - stock[i]) <= 1e-3 * Math.abs(stock[i]),
-      `step ${i + 1}: project loss ${project[i]} vs stock ${stock[i]}`,
-    );
-  }
-  // live tensors constant from the second step on (the first creates the momentum slots)
-  for (const counts of tensorCounts) assert.deepEqual(counts.slice(1), Array(4).fill(counts[1]));
-});
+  });
+
+  Deno.test(`${set} filter gradient (Conv2DBackpropFilter) matches stock on every ResNet50 conv`, async () => {
+    for (const [i, s] of SHAPES.entries()) {
+      const x = seeded([BATCH, s.h, s.w, s.ci], 40 + i);
+      const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
+      const outW = s.pad === "same" ? Math.ceil(s.w / s.s) : Math.floor((s.w - s.k) / s.s) + 1;
+      const dy = seeded([BATCH, outH, outW, s.co], 50 + i);
+      try {
+        const [stock, ours] = await stockAndSet(
+          set,
+          () =>
+            tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+              strides: [s.s, s.s],
+              pad: s.pad,
+              dataFormat: "NHWC",
+              filterShape: [s.k, s.k, s.ci, s.co],
+            }) as tf.Tensor,
+        );
+        const e = relativeError(stock, ours);
+        assert.ok(e <= REL_TOL, `${set} filter gradient ${JSON.stringify(s)}: relative error ${e}`);
+      } finally {
+        tf.dispose([x, dy]);
+      }
+    }
+  });
+
+  Deno.test(`${set} input gradient (Conv2DBackpropInput) matches stock on every ResNet50 conv`, async () => {
+    for (const [i, s] of SHAPES.entries()) {
+      const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
+      const outW = s.pad === "same" ? Math.ceil(s.w / s.s) : Math.floor((s.w - s.k) / s.s) + 1;
+      const dy = seeded([BATCH, outH, outW, s.co], 60 + i);
+      const filter = seeded([s.k, s.k, s.ci, s.co], 70 + i);
+      try {
+        const [stock, ours] = await stockAndSet(
+          set,
+          () =>
+            tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, {
+              strides: [s.s, s.s],
+              pad: s.pad,
+              dataFormat: "NHWC",
+              inputShape: [BATCH, s.h, s.w, s.ci],
+            }) as tf.Tensor,
+        );
+        const e = relativeError(stock, ours);
+        assert.ok(e <= REL_TOL, `${set} input gradient ${JSON.stringify(s)}: relative error ${e}`);
+      } finally {
+        tf.dispose([dy, filter]);
+      }
+    }
+  });
+}
+
+for (const set of ["cpu", "gpu"] as const) {
+  Deno.test(`training a tiny ResNet with the ${set} kernels follows the stock loss curve`, async () => {
+    const batch = {
+      size: 8,
+      x: tf.randomUniform([8 * 32 * 32 * 3], -1, 1, "float32", 5).dataSync() as Float32Array,
+      y: Int32Array.from({ length: 8 }, (_, i) => (i * 3) % 10),
+      indices: Uint32Array.from({ length: 8 }, (_, i) => i),
+    };
+    const curves: number[][] = [];
+    const tensorCounts: number[][] = [];
+    for (const ours of [false, true]) {
+      registerKernelSet(ours ? set : "stock");
+      const model = buildResNet("tiny", { numClasses: 10, seed: 3 });
+      // lr 0.1 so that five steps move the weights visibly and the curve is a real check
+      const optimizer = tf.train.momentum(0.1, 0.9);
+      try {
+        const step = createTrainStep(model, optimizer, 10);
+        const losses: number[] = [];
+        const counts: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          losses.push(await step(batch));
+          counts.push(tf.memory().numTensors);
+        }
+        curves.push(losses);
+        tensorCounts.push(counts);
+      } finally {
+        disposeOptimizer(optimizer);
+        model.dispose();
+        unregisterKernelSet();
+      }
+    }
+    const [stock, project] = curves;
+    assert.ok(stock[4] < stock[0], `stock loss should fall over five steps on one batch: ${stock}`);
+    for (let i = 0; i < stock.length; i++) {
+      assert.ok(
+        Math.abs(project[i] - stock[i]) <= 1e-3 * Math.abs(stock[i]),
+        `step ${i + 1}: ${set} loss ${project[i]} vs stock ${stock[i]}`,
+      );
+    }
+    // live tensors constant from the second step on (the first creates the momentum slots)
+    for (const counts of tensorCounts) assert.deepEqual(counts.slice(1), Array(4).fill(counts[1]));
+  });
+}

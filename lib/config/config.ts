@@ -13,7 +13,7 @@
  * @module
  */
 import { TUTORIAL_MEAN, TUTORIAL_STD } from "../data/mod.ts";
-import type { Arch, Backend, KernelSet } from "../model/mod.ts";
+import type { Arch, Backend, KernelPolicy } from "../model/mod.ts";
 
 /** The official address of the CIFAR-10 binary archive. `CIFAR10_URL` overrides it. */
 export const OFFICIAL_DATA_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -61,8 +61,11 @@ export interface PipelineConfig {
   // train
   /** tfjs backend. */
   backend: Backend;
-  /** Convolution kernels on webgpu: the project's faster ones, or tfjs's stock ones (for comparison). */
-  kernels: KernelSet;
+  /**
+   * Convolution kernels on webgpu: `auto` (`cpu` on a software adapter, `gpu` on a hardware one), `cpu`,
+   * `gpu`, or tfjs's `stock` ones (for comparison); `project` is the old name of `cpu`.
+   */
+  kernels: KernelPolicy;
   /** Training epochs (epochs). */
   epochs: number;
   /** Training batch size (images). */
@@ -103,7 +106,7 @@ export const SEED_PRESET: PipelineConfig = {
   numClasses: 10,
   pretrained: null,
   backend: "webgpu",
-  kernels: "project",
+  kernels: "auto",
   epochs: 5,
   batchSize: 256,
   evalBatchSize: 256,

@@ -13,17 +13,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { PipelineError } from "../core/mod.ts";
-import { projectKernelsActive, registerProjectKernels, unregisterProjectKernels } from "./webgpu_kernels.ts";
+import { registerKernelSet } from "./webgpu_kernels.ts";
+import { type KernelPolicy, type KernelSet, resolveKernelPolicy } from "./kernel_policy.ts";
 
 /** The tfjs backends a run may train on. */
 export const BACKENDS = ["webgpu", "cpu"] as const;
 /** One tfjs backend. */
 export type Backend = typeof BACKENDS[number];
-
-/** The webgpu backend's convolution kernels: the project's (webgpu_kernels.ts) or tfjs's stock ones. */
-export const KERNEL_SETS = ["project", "stock"] as const;
-/** One kernel set. */
-export type KernelSet = typeof KERNEL_SETS[number];
 
 /** What the WebGPU adapter says about itself. */
 export interface AdapterDescription {
@@ -43,8 +39,12 @@ export interface AdapterDescription {
 export interface BackendInfo {
   backend: Backend;
   adapter: AdapterDescription | null;
-  /** The webgpu backend's convolution kernels (always "stock" on cpu). */
+  /** The webgpu backend's convolution kernels the policy resolved to (always "stock" on cpu). */
   kernels: KernelSet;
+  /** The kernel policy asked for (`--kernels`). */
+  kernelPolicy: KernelPolicy;
+  /** The adapter's limits the `gpu` kernels size their tiles from (null for the cpu backend). */
+  limits?: Record<string, number> | null;
 }
 
 /**
@@ -71,6 +71,22 @@ export async function describeAdapter(): Promise<AdapterDescription | null> {
     device: info.device ?? "",
     isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacyFallback ?? false),
   };
+}
+
+/**
+ * The kernel set `policy` resolves to for `backend` on this machine's adapter, without starting tfjs:
+ * `"stock"` on the cpu backend or when no adapter exists. The train stage puts it in its cache key, so a
+ * run resolved to `gpu` on one machine is not taken from the cache on a machine that resolves to `cpu`.
+ *
+ * @example
+ * ```ts
+ * await resolveKernelSetFor("webgpu", "auto"); // "cpu" on llvmpipe, "gpu" on an H200
+ * ```
+ */
+export async function resolveKernelSetFor(backend: Backend, policy: KernelPolicy): Promise<KernelSet> {
+  if (backend !== "webgpu") return "stock";
+  ensureRuntimeDir();
+  return resolveKernelPolicy(policy, await describeAdapter());
 }
 
 /**
@@ -111,16 +127,16 @@ export interface SelectBackendOptions {
   /** The stage named in errors (default "train"). */
   stage?: string;
   /**
-   * On webgpu, run the project's convolution kernels (default; 4–20× faster than tfjs's on software
-   * adapters, same results to float rounding) or tfjs's stock ones (for comparisons).
+   * On webgpu, which convolution kernels to run (lib/model/kernel_policy.ts): `auto` (default) picks `cpu`
+   * on a software adapter (4–20× faster than tfjs's there) and `gpu` on a hardware one; `stock` is tfjs's.
    */
-  kernels?: KernelSet;
+  kernels?: KernelPolicy;
 }
 
 /**
  * Make `backend` tfjs's active backend and describe what it runs on. For `"webgpu"` with no adapter it
- * throws one clear line pointing at `--backend cpu`; with one, it swaps in the project's convolution
- * kernels unless `options.kernels` is `"stock"`.
+ * throws one clear line pointing at `--backend cpu`; with one, it swaps in the kernel set that
+ * `options.kernels` resolves to on that adapter (`auto`: `cpu` on software, `gpu` on hardware).
  *
  * @example
  * ```ts
@@ -135,7 +151,7 @@ export async function selectBackend(
   if (backend === "cpu") {
     if (tf.getBackend() !== "cpu") await quietly(() => tf.setBackend("cpu"));
     await tf.ready();
-    return { backend, adapter: null, kernels: "stock" };
+    return { backend, adapter: null, kernels: "stock", kernelPolicy: options.kernels ?? "auto" };
   }
   if (backend !== "webgpu") throw new PipelineError(stage, `Unknown backend "${backend}"; use webgpu or cpu`);
   if (!(globalThis.navigator as Navigator | undefined)?.gpu) {
@@ -162,11 +178,27 @@ export async function selectBackend(
     }
   }
   await tf.ready();
-  const kernels = options.kernels ?? "project";
-  if (kernels === "project") registerProjectKernels();
-  else if (projectKernelsActive()) unregisterProjectKernels();
-  return { backend, adapter, kernels };
+  const kernelPolicy = options.kernels ?? "auto";
+  const kernels = resolveKernelPolicy(kernelPolicy, adapter);
+  registerKernelSet(kernels);
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  const limits: Record<string, number> = {};
+  for (const key of LIMITS_REPORTED) {
+    const value = device?.limits?.[key];
+    if (typeof value === "number") limits[key] = value;
+  }
+  return { backend, adapter, kernels, kernelPolicy, limits };
 }
+
+/** The device limits {@linkcode selectBackend} reports (the ones the `gpu` kernels size their tiles from). */
+const LIMITS_REPORTED = [
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBufferBindingSize",
+] as const;
 
 /**
  * Run `fn` with tfjs's "install tfjs-node" advice silenced: it cannot apply under Deno. The cpu backend

@@ -6,6 +6,7 @@
 export * from "./backend.ts";
 export * from "./batch_norm.ts";
 export * from "./checkpoint.ts";
+export * from "./kernel_policy.ts";
 export * from "./predict.ts";
 export * from "./resnet.ts";
 export * from "./webgpu_kernels.ts";
