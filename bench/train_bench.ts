@@ -11,8 +11,8 @@
  * ```
  *
  * Options: `--arch A` (default resnet50), `--batch 16,32`, `--steps N` timed steps (default 3), `--eval`
- * also times inference (images per second of `model.predict`), `--kernels project|stock` (default project:
- * the project's WebGPU conv kernels, lib/webgpu_kernels.ts; stock: tfjs's own), `--cpu` (adds the cpu row),
+ * also times inference (images per second of `model.predict`), `--kernels auto|cpu|gpu|stock` (default auto:
+ * the kernel set chosen for the adapter, lib/model/kernel_policy.ts; stock: tfjs's own), `--cpu` (adds the cpu row),
  * `--cpu-only` (only the cpu row), `--json FILE`.
  * @module
  */
@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/model/mod.ts";
 import { type Arch, ARCHS, type Backend } from "../lib/model/mod.ts";
-import { buildResNet } from "../lib/model/mod.ts";
+import { buildResNet, KERNEL_POLICIES, type KernelPolicy } from "../lib/model/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 
@@ -41,7 +41,7 @@ export interface BenchRow {
   tensors: [number, number];
   /** Inference images per second (with `--eval`). */
   evalImagesPerSecond?: number;
-  /** The webgpu conv kernels ("project" or "stock"). */
+  /** The webgpu conv kernels (a policy: auto, cpu, gpu, stock). */
   kernels?: string;
 }
 
@@ -131,7 +131,7 @@ if (import.meta.main) {
       eval: { type: "boolean", default: false },
       cpu: { type: "boolean", default: false },
       "cpu-only": { type: "boolean", default: false },
-      kernels: { type: "string", default: "project" },
+      kernels: { type: "string", default: "auto" },
       json: { type: "string" },
     },
   });
@@ -142,10 +142,9 @@ if (import.meta.main) {
   const rows: BenchRow[] = [];
   let adapter: AdapterDescription | null = null;
   try {
-    if (values.kernels !== "project" && values.kernels !== "stock") {
-      throw new Error("--kernels project|stock");
-    }
-    adapter = (await selectBackend("webgpu", { stage: "bench", kernels: values.kernels })).adapter;
+    const kernels = values.kernels as KernelPolicy;
+    if (!KERNEL_POLICIES.includes(kernels)) throw new Error(`--kernels ${KERNEL_POLICIES.join("|")}`);
+    adapter = (await selectBackend("webgpu", { stage: "bench", kernels })).adapter;
   } catch (err) {
     console.log(`WebGPU: ${(err as Error).message}`);
   }

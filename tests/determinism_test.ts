@@ -17,7 +17,7 @@ interface ChildReport {
   counters: { replaced: number; atomic: Record<string, number> };
 }
 
-const CHILD = new URL("./helpers/determinism_child.ts", import.meta.url).pathname;
+const CHILD = new URL("./fixtures/determinism_child.ts", import.meta.url).pathname;
 // batch 16, as in the issue: tfjs-webgpu runs the head's 16×2048 · 2048×10 as split-K (at batch ≤ 12 the
 // output has ≤ 128 elements and it picks a one-workgroup-per-output reduce program instead)
 const BATCH = "16";

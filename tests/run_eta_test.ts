@@ -11,7 +11,8 @@ import type { BackendInfo } from "../lib/model/mod.ts";
 
 const LLVMPIPE: BackendInfo = {
   backend: "webgpu",
-  kernels: "project",
+  kernels: "cpu",
+  kernelPolicy: "auto",
   adapter: { name: "llvmpipe", vendor: "", architecture: "", device: "", isFallbackAdapter: true },
 };
 

@@ -121,7 +121,7 @@ export interface TrainResult {
   /** Run-folder path of the best checkpoint. */
   bestCheckpoint: string;
   backend: string;
-  /** The webgpu conv kernels in use ("project" or "stock"). */
+  /** The webgpu conv kernels in use ("cpu", "gpu" or "stock"). */
   kernels: BackendInfo["kernels"];
   adapter: BackendInfo["adapter"];
   /** Steps done over the whole run. */
