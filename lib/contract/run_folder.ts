@@ -15,6 +15,7 @@
  */
 import type { PipelineConfig } from "../config/mod.ts";
 import type { ChannelStatsResult } from "../data/mod.ts";
+import type { ProcessIdentity } from "../core/mod.ts";
 
 /** The pipeline's stages, in the order data flows through them. */
 export const STAGE_NAMES = ["fetch", "decode", "augment", "train", "evaluate", "visualize"] as const;
@@ -203,6 +204,10 @@ export interface RunManifest {
   stages: Partial<Record<StageName, StageRecord>>;
   /** The one line of the fault that stopped the run. */
   error?: string;
+  /** The pipeline process (pid, host, start time): the dashboard tells a run whose process is gone. */
+  process?: ProcessIdentity;
+  /** The last time the process said it was alive (ISO), every 30 s and at every stage change. */
+  heartbeatAt?: string;
 }
 
 /**

@@ -3,7 +3,9 @@
  *
  * @module
  */
+export * from "./cache.ts";
 export * from "./code_graph.ts";
 export * from "./manifest.ts";
+export * from "./out_dir.ts";
 export * from "./runner.ts";
 export * from "./stage.ts";
