@@ -236,7 +236,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     throw loadError(
       stage,
       weightsPath,
-      `it holds ${bytes.byteLength} bytes, model.json describes ${expected} (truncated or from another model)`,
+      `it holds ${bytes.byteLength} bytes; model.json describes ${expected} (truncated or from another model)`,
     );
   }
   const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -330,7 +330,7 @@ export async function loadOptimizerState(
     throw loadError(
       stage,
       binPath,
-      `it holds ${bytes.byteLength} bytes, optimizer.json describes ${expected} (truncated?)`,
+      `it holds ${bytes.byteLength} bytes; optimizer.json describes ${expected} (truncated?)`,
     );
   }
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
