@@ -8,6 +8,10 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * declare const ctx: StageContext;
+ * const config = resolveConfig("quick");
  * import { augmentStage } from "./augment.ts";
  * augmentStage.params(config); // { seed: 1, epochs: 2, cropPadding: 4, flipProbability: 0.5, trainLimit: 256 }
  * await augmentStage.run(ctx); // writes augment.json, plan.bin, samples.u8, samples.json

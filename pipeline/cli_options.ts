@@ -134,6 +134,13 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
     parse: triple(1e-6, 10),
   },
   { key: "arch", flag: "arch", value: "NAME", help: `network: ${ARCHS.join(", ")}`, parse: oneOf(ARCHS) },
+  {
+    key: "width",
+    flag: "width",
+    value: "N|arch",
+    help: "base width of the network (stem and first stage, doubling per stage); 'arch' for the family's own",
+    parse: (text: string, flag: string) => text === "arch" ? null : int(1, 4096)(text, flag),
+  },
   { key: "numClasses", flag: "num-classes", value: "N", help: "output classes", parse: int(2, 1000) },
   {
     key: "pretrained",

@@ -7,6 +7,10 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * declare const ctx: StageContext;
+ * const config = resolveConfig("quick");
  * import { decodeStage } from "./decode.ts";
  * decodeStage.params(config); // { trainLimit: 256, testLimit: 256 }
  * await decodeStage.run(ctx); // writes meta.json, {train,test}_{images,labels}.u8

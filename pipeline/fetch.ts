@@ -7,6 +7,10 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * declare const ctx: StageContext;
+ * const config = resolveConfig("quick");
  * import { fetchStage } from "./fetch.ts";
  * fetchStage.params(config); // {}
  * await fetchStage.run(ctx); // writes ctx.dir/data_batch_1.bin … test_batch.bin, batches.meta.txt

@@ -9,6 +9,8 @@
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * declare const ctx: StageContext;
  * import { trainStage } from "./train.ts";
  * const summary = await trainStage.run(ctx); // { bestEpoch, bestAccuracy, … }
  * ```
@@ -37,6 +39,8 @@ export type TrainExtras = Pick<
  *
  * @example
  * ```ts
+ * import type { StageContext } from "../lib/run/mod.ts";
+ * declare const ctx: StageContext;
  * await runTrainStage(ctx, { checkpointEverySteps: 2 });
  * ```
  */
@@ -81,7 +85,12 @@ export async function runTrainStage(
     const source = config.pretrained;
     // torchvision/timm weights (safetensors) expect PyTorch's symmetric padding; MindSpore's, 'same'.
     const padding = source && /\.safetensors$/i.test(source) ? "torch" : "same";
-    const model = buildResNet(config.arch, { numClasses: config.numClasses, seed: config.seed, padding });
+    const model = buildResNet(config.arch, {
+      numClasses: config.numClasses,
+      seed: config.seed,
+      padding,
+      width: config.width,
+    });
     if (source) {
       const report = await importPretrained(model, source, { log, cacheDir: ctx.cacheDir });
       log.info(`train: imported ${report.tensorsLoaded} tensors from ${report.file} (padding "${padding}")`);

@@ -12,6 +12,8 @@
  *
  * @example
  * ```ts
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * const config = resolveConfig("quick");
  * import { visualizeStage } from "./visualize.ts";
  * visualizeStage.params(config); // { grid: 6 }
  * ```

@@ -155,12 +155,20 @@ Deno.test("trainBatches makes at most `prefetch` batches ahead of the reader", a
     std: STD,
     prefetch: 3,
   });
+  // Wait for the producer by counting what it touched, not by sleeping: yield to the event loop until the
+  // count has not moved for several turns in a row (a producer that ran ahead would keep it moving).
+  const settled = async () => {
+    for (let still = 0, last = -1, turns = 0; still < 5 && turns < 1000; turns++) {
+      await new Promise((r) => setTimeout(r, 0));
+      still = touched === last ? still + 1 : 0;
+      last = touched;
+    }
+    return touched;
+  };
   const reader = stream.getReader();
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(touched / 4, 3, "three batches made before any read");
+  assert.equal(await settled() / 4, 3, "three batches made before any read");
   await reader.read();
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(touched / 4, 4, "one more after one read");
+  assert.equal(await settled() / 4, 4, "one more after one read");
   await reader.cancel();
 });
 

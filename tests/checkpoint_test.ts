@@ -11,7 +11,7 @@ import {
   saveCheckpoint,
 } from "../lib/model/checkpoint.ts";
 import { buildResNet, namedWeights } from "../lib/model/resnet.ts";
-import { createTrainStep } from "../lib/train/train_loop.ts";
+import { createTrainStep } from "../lib/train/mod.ts";
 import { syntheticBatch } from "../lib/data/synthetic_batch.ts";
 
 // File I/O and exact round trips; the cpu backend is deterministic and needs no shader compiles.

@@ -36,6 +36,11 @@ Deno.test("parsePipelineArgs maps flags onto config overrides", () => {
   assert.deepEqual(args.overrides, { epochs: 3, batchSize: 64, trainLimit: null, mean: [0.5, 0.5, 0.5] });
 });
 
+Deno.test("--width takes a base width, or 'arch' for the family's own", () => {
+  assert.equal(parsePipelineArgs(["--width", "16"]).overrides.width, 16);
+  assert.equal(parsePipelineArgs(["--width", "arch"]).overrides.width, null);
+});
+
 Deno.test("parsePipelineArgs refuses bad values with one line each", () => {
   const cases: [string[], RegExp][] = [
     [["--epochs", "0"], /^--epochs must be between 1 and 10000, got 0$/],
@@ -45,6 +50,7 @@ Deno.test("parsePipelineArgs refuses bad values with one line each", () => {
     [["--preset", "fast"], /^--preset must be one of seed, quick, smoke/],
     [["--nope"], /^Unknown option '--nope'/],
     [["--lr-max", "1e-4", "--lr-min", "1e-3"], /must not exceed/],
+    [["--width", "0"], /^--width must be between 1 and 4096, got 0$/],
   ];
   for (const [argv, pattern] of cases) {
     assert.throws(

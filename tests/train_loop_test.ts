@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resolveConfig } from "../lib/config/config.ts";
-import { formatStepLine, trainParams } from "../lib/train/train_loop.ts";
+import { formatStepLine, trainParams } from "../lib/train/mod.ts";
 
 Deno.test("formatStepLine prints the tutorial's log line", () => {
   assert.equal(

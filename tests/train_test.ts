@@ -10,7 +10,7 @@ import { cosineDecayLr } from "../lib/train/lr_schedule.ts";
 import { readMetricsLog } from "../lib/train/metrics_log.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
 import type { StageContext } from "../lib/run/stage.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train/train_loop.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import { runEvaluateStage } from "../pipeline/evaluate.ts";
 import { runTrainStage } from "../pipeline/train.ts";
 import { tinyLosses } from "./fixtures/tiny_losses.ts";
@@ -256,9 +256,22 @@ Deno.test({
       // evaluate: the best checkpoint in inference mode gives the accuracy logged for its epoch
       const ev = context(dirB, "evaluate", config);
       const tensorsBeforeEval = tf.memory().numTensors;
-      const evaluation = await runEvaluateStage(ev.ctx);
+      const evaluation = await runEvaluateStage(ev.ctx, { reuse: false });
       assert.equal(tf.memory().numTensors, tensorsBeforeEval, "evaluate leaves no tensor behind");
       assert.equal(evaluation.accuracy, trainJson.bestAccuracy);
+      assert.equal(evaluation.reused, undefined);
+      // The scores saved with the checkpoint give the same files as scoring the test split again.
+      const scored = await Promise.all(
+        ["evaluation.json", "predictions.json"].map((f) => Deno.readTextFile(join(dirB, "evaluate", f))),
+      );
+      const reused = await runEvaluateStage(ev.ctx);
+      assert.equal(reused.reused, "train/checkpoints/best/scores.json");
+      assert.deepEqual(
+        await Promise.all(
+          ["evaluation.json", "predictions.json"].map((f) => Deno.readTextFile(join(dirB, "evaluate", f))),
+        ),
+        scored,
+      );
       assert.equal(evaluation.count, 32);
       const evJson = JSON.parse(await Deno.readTextFile(join(dirB, "evaluate/evaluation.json")));
       assert.deepEqual(evJson.classes, CLASSES);

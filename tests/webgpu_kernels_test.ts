@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../lib/model/backend.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train/train_loop.ts";
+import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import {
   projectKernelsActive,
   registerProjectKernels,

@@ -51,6 +51,8 @@ export interface PipelineConfig {
   // model
   /** Network family. */
   arch: Arch;
+  /** Base width (channels of the stem and first stage, doubling each stage); null for the family's own (64). */
+  width: number | null;
   /** Number of output classes (classes). */
   numClasses: number;
   /** Pretrained weights: a URL or path to a safetensors file or MindSpore checkpoint, or null. */
@@ -97,6 +99,7 @@ export const SEED_PRESET: PipelineConfig = {
   mean: [...TUTORIAL_MEAN],
   std: [...TUTORIAL_STD],
   arch: "resnet50",
+  width: null,
   numClasses: 10,
   pretrained: null,
   backend: "webgpu",

@@ -61,6 +61,34 @@ export interface KeyParts {
 
 /** The image layout of `*_images.u8` and `samples.u8` (uint8 HWC, 32 × 32 × 3), as the data layer defines it. */
 export { CHANNELS as IMAGE_CHANNELS, IMAGE_BYTES, IMAGE_SIZE } from "../data/mod.ts";
+/** The train stage's checkpoint folders, relative to its folder (`<run>/train/`). */
+export const CHECKPOINT_PATHS = { best: "checkpoints/best", last: "checkpoints/last" } as const;
+/** The file inside `checkpoints/best/` with the test scores that checkpoint earned when it was saved. */
+export const CHECKPOINT_SCORES = "scores.json";
+
+/**
+ * `train/checkpoints/best/scores.json`: the test split as the train stage scored it with these very weights
+ * (saved in the same atomic folder), and the settings it was scored with. The evaluate stage reuses it
+ * instead of scoring the test split again when its own settings are the same.
+ */
+export interface CheckpointScores {
+  /** 1-based epoch whose end the checkpoint is. */
+  epoch: number;
+  /** What the scores depend on besides the weights. */
+  settings: {
+    numClasses: number;
+    testLimit: number | null;
+    evalBatchSize: number;
+    mean: number[];
+    std: number[];
+    testCount: number;
+  };
+  /** Every test image's prediction, in record order, probabilities unrounded. */
+  predictions: { index: number; label: number; pred: number; confidence: number; probs: number[] }[];
+}
+
+/** The run-folder path of the best checkpoint, as train.json names it. */
+export const BEST_CHECKPOINT = `train/${CHECKPOINT_PATHS.best}`;
 /** The run.json version this code writes and reads best. */
 export const RUN_MANIFEST_VERSION = 1;
 

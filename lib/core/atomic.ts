@@ -32,20 +32,6 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-/** Write a stream to `path` atomically; creates the parent folder. */
-export async function writeStreamAtomic(path: string, stream: ReadableStream<Uint8Array>): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = tempNameFor(path);
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    await stream.pipeTo(file.writable);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
-
 /** Write JSON (2-space indented) to `path` atomically. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");

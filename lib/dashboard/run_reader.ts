@@ -391,7 +391,6 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
   } else if (!live) missing.push("visualize/ is missing: no figure files");
   figures.sort();
   if (manifest) {
-    notes.push(...(manifestFile.state === "ok" ? manifestFile.notes : []));
     if (manifest.error) notes.push(`the run failed: ${manifest.error}`);
     for (const stage of stages) {
       if (!stage.record) notes.push(`run.json has no record of the ${stage.name} stage`);

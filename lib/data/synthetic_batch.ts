@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { IMAGE_BYTES } from "./cifar_format.ts";
 import type { Batch } from "./batches.ts";
 
 /** Options of {@linkcode syntheticBatch}. */
@@ -20,7 +21,7 @@ export interface SyntheticBatchOptions {
 /** `size` generated 32×32×3 NHWC images from `seed`, with labels and indices 0..size−1. */
 export function syntheticBatch(size: number, seed: number, options: SyntheticBatchOptions = {}): Batch {
   const label = options.label ?? ((i: number) => i % 10);
-  const x = new Float32Array(size * 32 * 32 * 3);
+  const x = new Float32Array(size * IMAGE_BYTES);
   let s = seed >>> 0;
   for (let i = 0; i < x.length; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;

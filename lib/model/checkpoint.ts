@@ -10,12 +10,18 @@
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * declare const model: tfl.LayersModel;
+ * const optimizer = tf.train.momentum(1e-3, 0.9);
  * import { loadModel, saveCheckpoint } from "./checkpoint.ts";
  * await saveCheckpoint("run/train/checkpoints/last", model, { optimizer, state: { epoch: 1, step: 0 } });
  * const again = await loadModel("run/train/checkpoints/last");
  * ```
  * @module
  */
+// Registers the project's batch norm under tfjs's name, so loaded models update statistics as trained ones.
+import "./batch_norm.ts";
 import { basename, dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
@@ -58,6 +64,8 @@ export interface SaveCheckpointOptions {
   optimizer?: tf.Optimizer;
   /** JSON state saved as `state.json` (epoch, step, …). */
   state?: unknown;
+  /** More JSON files saved inside the folder, by name (e.g. the scores the checkpoint earned). */
+  json?: Record<string, unknown>;
 }
 
 /** Save `model` (and optionally optimizer slots and state) as the checkpoint folder `dir`, atomically. */
@@ -78,6 +86,9 @@ export async function saveCheckpoint(
         join(tmp, CHECKPOINT_FILES.state),
         JSON.stringify(options.state, null, 2) + "\n",
       );
+    }
+    for (const [name, value] of Object.entries(options.json ?? {})) {
+      await Deno.writeTextFile(join(tmp, name), JSON.stringify(value) + "\n");
     }
     await replaceDir(tmp, dir);
   } catch (err) {
@@ -291,6 +302,9 @@ async function writeOptimizerFiles(dir: string, model: tfl.LayersModel, optimize
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * declare const model: tfl.LayersModel;
  * const optimizer = tf.train.momentum(1e-3, 0.9);
  * await loadOptimizerState("run/train/checkpoints/last", model, optimizer);
  * ```

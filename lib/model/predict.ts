@@ -5,6 +5,11 @@
  *
  * @example
  * ```ts
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * import { type SplitData, testBatches } from "../data/mod.ts";
+ * declare const model: tfl.LayersModel;
+ * declare const data: SplitData;
+ * const options = { batchSize: 256, mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] };
  * import { evaluateBatches } from "./predict.ts";
  * const result = await evaluateBatches(model, testBatches(data, options), { numClasses: 10 });
  * console.log(result.accuracy, result.confusion[3][5]); // cats taken for dogs
@@ -60,6 +65,10 @@ export interface EvaluateOptions {
  *
  * @example
  * ```ts
+ * import type * as tfl from "@tensorflow/tfjs-layers";
+ * import type { Batch } from "../data/mod.ts";
+ * declare const model: tfl.LayersModel;
+ * declare const batches: ReadableStream<Batch>;
  * const { accuracy, perClass } = await evaluateBatches(model, batches, { numClasses: 10, keepPredictions: true });
  * ```
  */
@@ -107,12 +116,48 @@ export async function evaluateBatches(
     count += batch.size;
     options.onBatch?.(count);
   }
+  return { ...summarizeConfusion(confusion), predictions };
+}
+
+/**
+ * Count, accuracy and per-class accuracy from a confusion matrix (`confusion[true][pred]`).
+ *
+ * @example
+ * ```ts
+ * summarizeConfusion([[3, 1], [0, 4]]).accuracy; // 0.875
+ * ```
+ */
+export function summarizeConfusion(confusion: number[][]): Omit<EvaluationResult, "predictions"> {
   const perClass = confusion.map((row, i) => {
     const n = row.reduce((a, b) => a + b, 0);
     return { count: n, correct: row[i], accuracy: n > 0 ? row[i] / n : 0 };
   });
+  const count = perClass.reduce((a, p) => a + p.count, 0);
   const correct = perClass.reduce((a, p) => a + p.correct, 0);
-  return { count, correct, accuracy: count > 0 ? correct / count : 0, confusion, perClass, predictions };
+  return { count, correct, accuracy: count > 0 ? correct / count : 0, confusion, perClass };
+}
+
+/**
+ * The evaluation of a list of predictions (e.g. ones saved with a checkpoint): the same result
+ * {@linkcode evaluateBatches} gives for the batches that produced them.
+ *
+ * @example
+ * ```ts
+ * const r = evaluatePredictions([{ index: 0, label: 1, pred: 1, confidence: 0.9, probs: [0.1, 0.9] }], 2);
+ * r.accuracy; // 1
+ * ```
+ */
+export function evaluatePredictions(predictions: Prediction[], numClasses: number): EvaluationResult {
+  const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  for (const p of predictions) {
+    if (!(p.label >= 0 && p.label < numClasses && p.pred >= 0 && p.pred < numClasses)) {
+      throw new RangeError(
+        `prediction of image ${p.index} has label ${p.label}, pred ${p.pred}: not < ${numClasses}`,
+      );
+    }
+    confusion[p.label][p.pred]++;
+  }
+  return { ...summarizeConfusion(confusion), predictions };
 }
 
 /** The model's input image shape [H, W, C]. */

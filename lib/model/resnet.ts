@@ -6,7 +6,8 @@
  * - The ImageNet stem, kept at 32×32: 7×7 stride-2 conv, BN, ReLU, 3×3 stride-2 max-pool.
  * - Global average pooling and a Dense head.
  * - Conv weights from Normal(0, 0.02), down-sample BN gamma from Normal(1, 0.02), convs without bias,
- *   BN epsilon 1e-5 and momentum 0.9 (the keras convention for MindSpore's/PyTorch's 0.1).
+ *   BN epsilon 1e-5 and momentum 0.9 (the keras convention for MindSpore's/PyTorch's 0.1); the moving variance
+ *   is updated with the unbiased batch variance, as PyTorch and MindSpore do (`batch_norm.ts`).
  * - `tiny` is the same builder with Bottleneck blocks [1, 1, 1, 1] and base width 8, for tests.
  *
  * Every layer is named after its place in the tutorial's MindSpore network, so a checkpoint is legible and
@@ -28,6 +29,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { ReferenceBatchNormalization } from "./batch_norm.ts";
+import { CHANNELS, IMAGE_SIZE } from "../data/mod.ts";
 
 /** The two residual block types of the tutorial. */
 export type BlockType = "basic" | "bottleneck";
@@ -61,7 +64,7 @@ export const RESNET_SPECS: Readonly<Record<Arch, ResNetSpec>> = {
 export const EXPANSION: Readonly<Record<BlockType, number>> = { basic: 1, bottleneck: 4 };
 
 /** CIFAR-10 images: 32 × 32 × 3, NHWC. */
-export const CIFAR_INPUT_SHAPE: readonly [number, number, number] = [32, 32, 3];
+export const CIFAR_INPUT_SHAPE: readonly [number, number, number] = [IMAGE_SIZE, IMAGE_SIZE, CHANNELS];
 
 /** Batch-norm epsilon (MindSpore's and PyTorch's default). */
 export const BN_EPSILON = 1e-5;
@@ -89,6 +92,8 @@ export interface BuildResNetOptions {
   inputShape?: readonly [number, number, number];
   /** Padding of stride-2 windows; defaults to `"same"` (the tutorial's). */
   padding?: PaddingMode;
+  /** Base width instead of the family's (null or absent: the family's own). */
+  width?: number | null;
 }
 
 /**
@@ -122,7 +127,7 @@ export function layerSeed(seed: number, name: string): number {
 export function buildResNet(arch: Arch, options: BuildResNetOptions): tfl.LayersModel {
   const spec = RESNET_SPECS[arch];
   if (!spec) throw new Error(`Unknown ResNet arch "${arch}"; known: ${Object.keys(RESNET_SPECS).join(", ")}`);
-  return buildResNetFromSpec(spec, { ...options, name: arch });
+  return buildResNetFromSpec({ ...spec, width: options.width ?? spec.width }, { ...options, name: arch });
 }
 
 /**
@@ -138,70 +143,74 @@ export function buildResNetFromSpec(
   spec: ResNetSpec,
   options: BuildResNetOptions & { name?: string },
 ): tfl.LayersModel {
-  const padding = options.padding ?? "same";
-  const b = new Builder(options.seed, padding);
+  const b = new Builder({ seed: options.seed, padding: options.padding ?? "same", block: spec.block });
+  const [blocks1, blocks2, blocks3, blocks4] = spec.stages;
   const input = tfl.input({ shape: [...(options.inputShape ?? CIFAR_INPUT_SHAPE)], name: "input" });
 
-  // stem: conv1 (7×7/2), norm, relu, max_pool (3×3/2)
-  let x = b.conv(input, "conv1", spec.width, 7, 2);
-  x = b.bn(x, "norm");
-  x = b.relu(x, "relu");
-  if (padding === "torch") {
-    x = b.pad(x, "max_pool", 1);
-    x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "max_pool" }).apply(
-      x,
-    ) as tfl.SymbolicTensor;
-  } else {
-    x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same", name: "max_pool" }).apply(
-      x,
-    ) as tfl.SymbolicTensor;
-  }
-
-  let inChannels = spec.width;
-  const expansion = EXPANSION[spec.block];
-  spec.stages.forEach((blocks, stageIndex) => {
-    const channel = spec.width * 2 ** stageIndex;
-    const stageStride = stageIndex === 0 ? 1 : 2;
-    for (let i = 0; i < blocks; i++) {
-      const prefix = `layer${stageIndex + 1}.${i}`;
-      const stride = i === 0 ? stageStride : 1;
-      const downSample = i === 0 && (stride !== 1 || inChannels !== channel * expansion);
-      x = spec.block === "bottleneck"
-        ? b.bottleneck(x, prefix, channel, stride, downSample)
-        : b.basic(x, prefix, channel, stride, downSample);
-      inChannels = channel * expansion;
-    }
-  });
-
-  x = tfl.layers.globalAveragePooling2d({ name: "avg_pool" }).apply(x) as tfl.SymbolicTensor;
-  // The head as MindSpore's nn.Dense and torch.nn.Linear: U(−1/√fanIn, 1/√fanIn) for kernel and bias.
-  const bound = 1 / Math.sqrt(inChannels);
-  const logits = tfl.layers.dense({
-    units: options.numClasses,
-    name: "fc",
-    kernelInitializer: tfl.initializers.randomUniform({
-      minval: -bound,
-      maxval: bound,
-      seed: layerSeed(options.seed, "fc/kernel"),
-    }),
-    biasInitializer: tfl.initializers.randomUniform({
-      minval: -bound,
-      maxval: bound,
-      seed: layerSeed(options.seed, "fc/bias"),
-    }),
-  }).apply(x) as tfl.SymbolicTensor;
+  let x = b.stem(input, spec.width);
+  x = b.stack(x, "layer1", spec.width, blocks1, 1);
+  x = b.stack(x, "layer2", spec.width * 2, blocks2, 2);
+  x = b.stack(x, "layer3", spec.width * 4, blocks3, 2);
+  x = b.stack(x, "layer4", spec.width * 8, blocks4, 2);
+  x = apply(tfl.layers.globalAveragePooling2d({ name: "avg_pool" }), x);
+  const logits = b.head(x, options.numClasses);
 
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? "resnet" });
 }
 
-/** Layer factories that share the seed and padding mode. */
+/** A layer applied to one symbolic tensor (the one cast the layers API needs, in one place). */
+function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor {
+  return layer.apply(x) as tfl.SymbolicTensor;
+}
+
+/** Layer factories that share the seed, the padding mode and the block type. */
 class Builder {
   #seed: number;
   #padding: PaddingMode;
+  #block: BlockType;
 
-  constructor(seed: number, padding: PaddingMode) {
-    this.#seed = seed;
-    this.#padding = padding;
+  constructor(options: { seed: number; padding: PaddingMode; block: BlockType }) {
+    this.#seed = options.seed;
+    this.#padding = options.padding;
+    this.#block = options.block;
+  }
+
+  /** The ImageNet stem, kept at 32×32: conv1 (7×7/2), norm, relu, max_pool (3×3/2). */
+  stem(x: tfl.SymbolicTensor, width: number): tfl.SymbolicTensor {
+    x = this.relu(this.bn(this.conv(x, "conv1", width, 7, 2), "norm"), "relu");
+    const torch = this.#padding === "torch";
+    if (torch) x = this.pad(x, "max_pool", 1);
+    const pool = { poolSize: 3, strides: 2, name: "max_pool" } as const;
+    return apply(tfl.layers.maxPooling2d({ ...pool, padding: torch ? "valid" : "same" }), x);
+  }
+
+  /** One stage, `layerN`: `blocks` residual blocks, the first with `stride` and a down-sample if needed. */
+  stack(x: tfl.SymbolicTensor, name: string, channel: number, blocks: number, stride: number) {
+    const outChannels = channel * EXPANSION[this.#block];
+    for (let i = 0; i < blocks; i++) {
+      const s = i === 0 ? stride : 1;
+      const downSample = i === 0 && (s !== 1 || x.shape.at(-1) !== outChannels);
+      x = this.#block === "bottleneck"
+        ? this.bottleneck(x, `${name}.${i}`, channel, s, downSample)
+        : this.basic(x, `${name}.${i}`, channel, s, downSample);
+    }
+    return x;
+  }
+
+  /** The head as MindSpore's nn.Dense and torch.nn.Linear: U(−1/√fanIn, 1/√fanIn) for kernel and bias. */
+  head(x: tfl.SymbolicTensor, numClasses: number): tfl.SymbolicTensor {
+    const bound = 1 / Math.sqrt(x.shape.at(-1) as number);
+    const uniform = (name: string) =>
+      tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: layerSeed(this.#seed, name) });
+    return apply(
+      tfl.layers.dense({
+        units: numClasses,
+        name: "fc",
+        kernelInitializer: uniform("fc/kernel"),
+        biasInitializer: uniform("fc/bias"),
+      }),
+      x,
+    );
   }
 
   conv(x: tfl.SymbolicTensor, name: string, filters: number, kernel: number, stride: number) {
@@ -211,43 +220,43 @@ class Builder {
       x = this.pad(x, name, Math.floor(kernel / 2));
       pad = "valid";
     }
-    return tfl.layers.conv2d({
-      filters,
-      kernelSize: kernel,
-      strides: stride,
-      padding: pad,
-      useBias: false,
-      name,
-      kernelInitializer: tfl.initializers.randomNormal({
-        mean: 0,
-        stddev: INIT_SIGMA,
-        seed: layerSeed(this.#seed, `${name}/kernel`),
+    const seed = layerSeed(this.#seed, `${name}/kernel`);
+    return apply(
+      tfl.layers.conv2d({
+        filters,
+        kernelSize: kernel,
+        strides: stride,
+        padding: pad,
+        useBias: false,
+        name,
+        kernelInitializer: tfl.initializers.randomNormal({ mean: 0, stddev: INIT_SIGMA, seed }),
       }),
-    }).apply(x) as tfl.SymbolicTensor;
+      x,
+    );
   }
 
   pad(x: tfl.SymbolicTensor, name: string, amount: number) {
-    return tfl.layers.zeroPadding2d({ padding: amount, name: `${name}.pad` }).apply(x) as tfl.SymbolicTensor;
+    return apply(tfl.layers.zeroPadding2d({ padding: amount, name: `${name}.pad` }), x);
   }
 
   bn(x: tfl.SymbolicTensor, name: string, gammaNormal = false) {
-    return tfl.layers.batchNormalization({
-      axis: -1,
-      momentum: BN_MOMENTUM,
-      epsilon: BN_EPSILON,
-      name,
-      gammaInitializer: gammaNormal
-        ? tfl.initializers.randomNormal({
-          mean: 1,
-          stddev: INIT_SIGMA,
-          seed: layerSeed(this.#seed, `${name}/gamma`),
-        })
-        : "ones",
-    }).apply(x) as tfl.SymbolicTensor;
+    const seed = layerSeed(this.#seed, `${name}/gamma`);
+    return apply(
+      new ReferenceBatchNormalization({
+        axis: -1,
+        momentum: BN_MOMENTUM,
+        epsilon: BN_EPSILON,
+        name,
+        gammaInitializer: gammaNormal
+          ? tfl.initializers.randomNormal({ mean: 1, stddev: INIT_SIGMA, seed })
+          : "ones",
+      }),
+      x,
+    );
   }
 
   relu(x: tfl.SymbolicTensor, name: string) {
-    return tfl.layers.reLU({ name }).apply(x) as tfl.SymbolicTensor;
+    return apply(tfl.layers.reLU({ name }), x);
   }
 
   shortcut(x: tfl.SymbolicTensor, prefix: string, filters: number, stride: number) {
@@ -256,7 +265,7 @@ class Builder {
   }
 
   add(a: tfl.SymbolicTensor, b: tfl.SymbolicTensor, prefix: string) {
-    return tfl.layers.add({ name: `${prefix}.add` }).apply([a, b]) as tfl.SymbolicTensor;
+    return apply(tfl.layers.add({ name: `${prefix}.add` }), [a, b]);
   }
 
   /** Bottleneck: 1×1 → 3×3 (stride) → 1×1 (×4), each with BN; ReLU after the first two and after the add. */
@@ -306,6 +315,7 @@ export function countTrainableParams(model: tfl.LayersModel): number {
  *
  * @example
  * ```ts
+ * const model = buildResNet("tiny", { numClasses: 10, seed: 1 });
  * const weights = namedWeights(model);
  * weights.get("fc/bias")!.shape; // [10]
  * ```

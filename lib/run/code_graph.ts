@@ -1,8 +1,9 @@
 /**
  * A stage's code, derived from the module graph rather than listed by hand: every project file its module
- * reaches through static imports, each by its SHA-256, and every npm package it reaches (directly or through
+ * runs through static imports, each by its SHA-256, and every npm package it reaches (directly or through
  * another package) by its locked version. The graph comes from `deno info --json`, Deno's own resolver, so
- * import maps, `@/` aliases and type-only imports count exactly as Deno sees them.
+ * import maps and `@/` aliases resolve exactly as Deno sees them; type-only imports (`import type`) are left
+ * out, since they cannot change what a stage computes.
  *
  * @example
  * ```ts
@@ -23,7 +24,7 @@ interface InfoModule {
   kind: "esm" | "npm" | "node" | string;
   specifier: string;
   npmPackage?: string;
-  dependencies?: { specifier: string; code?: { specifier: string }; type?: { specifier: string } }[];
+  dependencies?: { specifier: string; code?: { specifier: string } }[];
 }
 
 /** What `deno info --json` prints, the fields read here. */
@@ -94,9 +95,8 @@ export async function codeDigestsOf(
     if (mod.kind !== "esm") continue;
     if (url.startsWith("file:")) files.add(fileURLToPath(url));
     for (const dep of mod.dependencies ?? []) {
-      for (const target of [dep.code?.specifier, dep.type?.specifier]) {
-        if (target) queue.push(resolve(target));
-      }
+      // Only what runs: a type-only import (`import type`) cannot change a stage's outputs.
+      if (dep.code) queue.push(resolve(dep.code.specifier));
     }
   }
   // A package's own dependencies are part of what runs: follow them through the lock's package table.

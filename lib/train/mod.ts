@@ -1,8 +1,13 @@
 /**
- * Training: the loop, the lr schedule and the metrics log.
+ * Training: the loop (top to bottom), the step, the reporter and the checkpointer beside it, the lr
+ * schedule, the metrics log, and the loop's interfaces.
  *
  * @module
  */
+export * from "./checkpointer.ts";
+export * from "./loop.ts";
 export * from "./lr_schedule.ts";
 export * from "./metrics_log.ts";
-export * from "./train_loop.ts";
+export * from "./reporter.ts";
+export * from "./step.ts";
+export * from "./types.ts";

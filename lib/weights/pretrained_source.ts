@@ -200,6 +200,11 @@ export interface PretrainedReport extends ImportReport {
  *
  * @example
  * ```ts
+ * import { buildResNet } from "../model/mod.ts";
+ * import { createLogger } from "../core/mod.ts";
+ * const model = buildResNet("resnet50", { numClasses: 10, seed: 1 });
+ * const config = { pretrained: "mindspore" };
+ * const [cacheDir, ctx] = ["/tmp/cache", { log: createLogger() }];
  * const report = await importPretrained(model, config.pretrained!, { cacheDir, log: ctx.log });
  * ctx.log.info(`imported ${report.tensorsLoaded} tensors from ${report.file} (sha256 ${report.source.sha256})`);
  * ```

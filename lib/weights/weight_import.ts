@@ -280,6 +280,8 @@ const same = (a: readonly number[], b: readonly number[]) =>
  *
  * @example
  * ```ts
+ * import { buildResNet } from "../model/mod.ts";
+ * const model = buildResNet("resnet50", { numClasses: 10, seed: 1, padding: "torch" });
  * const report = importWeights(model, await readWeightFile("resnet50.safetensors"));
  * ```
  */
@@ -422,6 +424,7 @@ export function importWeights(
  *
  * @example
  * ```ts
+ * import { buildResNet } from "../model/mod.ts";
  * const model = buildResNet("resnet50", { numClasses: 10, seed: 1 });
  * const report = await loadPretrainedInto(model, "resnet50_224_new.ckpt");
  * report.tensorsLoaded; // 265: 53 conv kernels and 53 BNs × 4, without the head
@@ -443,6 +446,8 @@ export async function loadPretrainedInto(
  *
  * @example
  * ```ts
+ * import { buildResNet } from "../model/mod.ts";
+ * const model = buildResNet("resnet50", { numClasses: 10, seed: 1, padding: "torch" });
  * import { encodeSafetensors } from "./safetensors.ts";
  * await Deno.writeFile("model.safetensors", encodeSafetensors(await exportNamedTensors(model, "torch")));
  * ```

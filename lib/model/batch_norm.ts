@@ -1,0 +1,91 @@
+/**
+ * Batch normalization whose moving variance follows the reference frameworks. tfjs-layers updates the moving
+ * variance with the batch's biased variance (divided by n); PyTorch (`torch.nn.BatchNorm2d`) and MindSpore
+ * (`nn.BatchNorm2d`, the tutorial's framework) update it with the unbiased one, n / (n − 1) times that, where
+ * n = batch × height × width is the number of values per channel. The normalization itself (forward and
+ * gradients) uses the biased variance in all three and is unchanged here: this layer computes it with the very
+ * ops tfjs-layers uses (`tf.moments`, `tf.batchNorm`), so losses at the same weights stay the same.
+ *
+ * The class is registered under tfjs's own name, "BatchNormalization", so a saved model (model.json) loads
+ * with this update rule, and code that asks a layer's class name (weight import and export) sees a batch
+ * norm as before.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { ReferenceBatchNormalization } from "./batch_norm.ts";
+ * const bn = new ReferenceBatchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+ * bn.apply(tf.tensor4d([1, 2, 3, 4], [4, 1, 1, 1]), { training: true });
+ * (await bn.getWeights()[3].data())[0]; // 0.9 · 1 + 0.1 · 1.6667 (unbiased variance of 1..4)
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+
+/** The constructor arguments of tfjs-layers' BatchNormalization. */
+export type BatchNormArgs = Parameters<typeof tfl.layers.batchNormalization>[0];
+
+// tfjs-layers exports the BatchNormalization class only through its factory; take the class from an instance.
+const TfjsBatchNormalization = Object.getPrototypeOf(tfl.layers.batchNormalization({})).constructor as {
+  new (args?: BatchNormArgs): tfl.layers.Layer;
+};
+
+/** What this layer reads of tfjs-layers' BatchNormalization (its public fields, untyped there). */
+interface BatchNormFields {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: tfl.LayerVariable | null;
+  beta: tfl.LayerVariable | null;
+  movingMean: tfl.LayerVariable;
+  movingVariance: tfl.LayerVariable;
+}
+
+/**
+ * The Bessel factor n / (n − 1) that turns the biased variance of n values into the unbiased one (1 for n ≤ 1,
+ * where PyTorch would divide by zero and this layer keeps the biased value).
+ *
+ * @example
+ * ```ts
+ * besselFactor(4); // 1.3333333333333333
+ * ```
+ */
+export function besselFactor(n: number): number {
+  return n > 1 ? n / (n - 1) : 1;
+}
+
+/** Batch normalization with PyTorch's and MindSpore's moving-variance update (see the module docs). */
+export class ReferenceBatchNormalization extends TfjsBatchNormalization {
+  /** The serialization name: tfjs's own, so saved models load with this class. */
+  static className = "BatchNormalization";
+
+  /** Inference uses the moving statistics (as tfjs); training normalizes by the batch and updates them. */
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor | tf.Tensor[] {
+    if (!kwargs?.training) return super.call(inputs, kwargs);
+    const self = this as unknown as BatchNormFields;
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const axis = self.axis >= 0 ? self.axis : self.axis + x.rank;
+      const reduce = [...Array(x.rank).keys()].filter((a) => a !== axis);
+      if (axis !== x.rank - 1) throw new Error("ReferenceBatchNormalization supports channels-last only");
+      const { mean, variance } = tf.moments(x, reduce);
+      const normed = tf.batchNorm(x, mean, variance, self.beta?.read(), self.gamma?.read(), self.epsilon);
+      const n = reduce.reduce((p, a) => p * x.shape[a], 1);
+      const decay = 1 - self.momentum;
+      const update = (variable: tfl.LayerVariable, value: tf.Tensor) => {
+        const old = variable.read();
+        variable.write(tf.sub(old, tf.mul(tf.sub(old, value), decay)));
+      };
+      update(self.movingMean, mean);
+      update(self.movingVariance, tf.mul(variance, besselFactor(n)));
+      return normed;
+    });
+  }
+}
+// The class inherits Layer's static fromConfig, which the constructor type above does not spell out.
+tf.serialization.registerClass(
+  ReferenceBatchNormalization as unknown as tf.serialization.SerializableConstructor<
+    tf.serialization.Serializable
+  >,
+);
