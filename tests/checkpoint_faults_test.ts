@@ -10,7 +10,7 @@ import {
   saveCheckpoint,
 } from "../lib/model/checkpoint.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
-import { createTrainStep } from "../lib/train/train_loop.ts";
+import { createTrainStep } from "../lib/train/step.ts";
 import { syntheticBatch } from "../lib/data/synthetic_batch.ts";
 import { PipelineError } from "../lib/core/errors.ts";
 

@@ -36,7 +36,7 @@ function withModel(model: tfl.LayersModel, fn: (model: tfl.LayersModel) => void 
 
 Deno.test("ResNet18 at width 16 has the PyTorch peer's 703,386 trainable parameters", async () => {
   // tools/torch_recipe.py --arch resnet18 --width 16 counts the same network
-  await withModel(buildResNet("resnet18", { numClasses: 10, seed: 1, width: 16 }), async (model) => {
+  await withModel(buildResNet("resnet18", { numClasses: 10, seed: 1, width: 16 }), (model) => {
     assert.equal(countTrainableParams(model), 703_386);
     assert.deepEqual(model.getLayer("conv1").getWeights()[0].shape, [7, 7, 3, 16]);
     assert.deepEqual(model.getLayer("fc").getWeights()[0].shape, [128, 10]);
