@@ -32,6 +32,8 @@ function defaultRunDir(preset: string): string {
  *
  * @example
  * ```ts
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * import { createLogger } from "../lib/core/mod.ts";
  * preflight(resolveConfig("smoke", { numClasses: 5 }), createLogger()); // throws: fewer than 10 classes
  * ```
  */

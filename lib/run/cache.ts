@@ -77,7 +77,7 @@ export async function hashOutputs(dir: string): Promise<OutputFile[]> {
  *
  * @example
  * ```ts
- * const found = await lookupCacheEntry("/tmp/cache", "decode", key);
+ * const found = await lookupCacheEntry("/tmp/cache", "decode", "0f".repeat(32));
  * if (found.state === "hit") console.log(found.manifest.outputs.length);
  * ```
  */
@@ -180,7 +180,8 @@ async function makeReadOnly(path: string): Promise<void> {
  *
  * @example
  * ```ts
- * await storeCacheEntry("/tmp/cache", "runs/a/decode", manifest);
+ * const found = await lookupCacheEntry("/tmp/cache", "decode", "0f".repeat(32));
+ * if (found.state === "hit") await storeCacheEntry("/tmp/other-cache", "runs/a/decode", found.manifest);
  * ```
  */
 export async function storeCacheEntry(cacheDir: string, dir: string, manifest: CacheManifest): Promise<void> {
@@ -211,7 +212,8 @@ export async function storeCacheEntry(cacheDir: string, dir: string, manifest: C
  *
  * @example
  * ```ts
- * await materializeCacheEntry("/tmp/cache", manifest, "runs/a/fetch");
+ * const found = await lookupCacheEntry("/tmp/cache", "fetch", "0f".repeat(32));
+ * if (found.state === "hit") await materializeCacheEntry("/tmp/cache", found.manifest, "runs/a/fetch");
  * ```
  */
 export async function materializeCacheEntry(
