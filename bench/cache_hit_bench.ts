@@ -7,7 +7,7 @@
  * ```
  * @module
  */
-import { lookupCacheEntry } from "../lib/run/cache.ts";
+import { lookupCacheEntry } from "../lib/run/mod.ts";
 const cacheDir = Deno.args[0];
 const key =
   [...Deno.readDirSync(`${cacheDir}/fetch`)].find((e) => e.isDirectory && /^[0-9a-f]{64}$/.test(e.name))!

@@ -8,11 +8,16 @@
  */
 import { join } from "node:path";
 import { createApp } from "../app.ts";
-import { makeFixtureRun } from "../tests/fixtures/make_run.ts";
 const runsDir = await Deno.makeTempDir({ prefix: "dash-bench-" });
-const run = await makeFixtureRun(join(runsDir, "r"), { status: "running", visualize: false });
-const path = join(run.dir, "train", "metrics.jsonl");
-const start = (await Deno.readTextFile(path)).split("\n")[0];
+// A run still training: run.json and train/metrics.jsonl (the page says what else is missing).
+const runDir = join(runsDir, "r");
+await Deno.mkdir(join(runDir, "train"), { recursive: true });
+await Deno.writeTextFile(
+  join(runDir, "run.json"),
+  JSON.stringify({ version: 1, id: "r", status: "running", preset: "smoke", config: {}, stages: {} }),
+);
+const path = join(runDir, "train", "metrics.jsonl");
+const start = JSON.stringify({ type: "start", epochs: 1, stepsPerEpoch: 2_000_000, batchSize: 256 });
 const f = await Deno.open(path, { write: true, truncate: true });
 const enc = new TextEncoder();
 await f.write(enc.encode(start + "\n"));
