@@ -18,7 +18,7 @@ await Deno.writeTextFile(
 );
 const path = join(runDir, "train", "metrics.jsonl");
 const start = JSON.stringify({ type: "start", epochs: 1, stepsPerEpoch: 2_000_000, batchSize: 256 });
-const f = await Deno.open(path, { write: true, truncate: true });
+const f = await Deno.open(path, { write: true, create: true, truncate: true });
 const enc = new TextEncoder();
 await f.write(enc.encode(start + "\n"));
 const n = 2_000_000;
