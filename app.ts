@@ -56,6 +56,34 @@ export interface AppOptions {
   runsDir: string;
   /** The folder served under /static/ (default: this project's static/). */
   staticDir?: string;
+  /**
+   * The host names a request's Host header may carry: loopback names by default (localhost, *.localhost,
+   * 127.x.x.x, ::1), which stops DNS rebinding; more names, or "any" for a dashboard bound to every
+   * address on purpose (`--host 0.0.0.0`).
+   */
+  allowedHosts?: readonly string[] | "any";
+}
+
+/**
+ * Whether `name` (a host name or address, without port or brackets) is a loopback name.
+ *
+ * @example
+ * ```ts
+ * isLoopbackName("127.0.0.1"); // true
+ * isLoopbackName("evil.example"); // false
+ * ```
+ */
+export function isLoopbackName(name: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, "");
+  return n === "localhost" || n.endsWith(".localhost") || n === "::1" || /^127(\.\d{1,3}){3}$/.test(n);
+}
+
+/** The host name of a Host header value: no port, no IPv6 brackets, lower case. */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
+  const colon = h.lastIndexOf(":");
+  return colon >= 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
 }
 
 function htmlResponse(page: AnyVNode, title: string, status: number): Response {
@@ -84,6 +112,22 @@ export function createApp(options: AppOptions): Hono {
   const runsDir = options.runsDir;
   const staticDir = options.staticDir ?? new URL("./static", import.meta.url).pathname;
   const app = new Hono();
+  const allowed = options.allowedHosts ?? [];
+
+  // DNS rebinding: a page of another site that resolves its name to 127.0.0.1 must not read the runs.
+  app.use("*", async (c, next) => {
+    if (allowed !== "any") {
+      const header = c.req.header("host") ?? new URL(c.req.url).host;
+      const name = hostName(header);
+      if (!isLoopbackName(name) && !allowed.map((a) => a.toLowerCase()).includes(name)) {
+        return new Response(`forbidden: Host ${JSON.stringify(header)} is not served here (see --host)\n`, {
+          status: 403,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+      }
+    }
+    await next();
+  });
 
   const context = (req: Request, params: Record<string, string>): RouteContext => {
     const url = new URL(req.url);

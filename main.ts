@@ -12,9 +12,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { createApp } from "./app.ts";
+import { createApp, isLoopbackName } from "./app.ts";
 import { ensureClientBundle } from "@/lib/dashboard/mod.ts";
-import { UsageError } from "@/lib/core/mod.ts";
+import { describeOsError, UsageError } from "@/lib/core/mod.ts";
 
 const USAGE = `usage: deno task dashboard [--port 8000] [--host 127.0.0.1] [--runs DIR] [--build]
 
@@ -99,15 +99,36 @@ async function main(): Promise<number> {
   } catch {
     console.warn(`warning: --runs ${options.runs} does not exist yet; the list will be empty until it does`);
   }
-  const app = createApp({ runsDir: options.runs });
-  const server = Deno.serve({
-    hostname: options.host,
-    port: options.port,
-    onListen: ({ hostname, port }) => {
-      const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-      console.log(`dashboard: http://${shown}:${port}/ (runs from ${options.runs})`);
-    },
-  }, app.fetch);
+  const host = options.host.replace(/^\[(.*)\]$/, "$1");
+  const everywhere = host === "0.0.0.0" || host === "::";
+  if (!isLoopbackName(host)) {
+    console.warn(
+      everywhere
+        ? `warning: --host ${options.host} serves the runs to every network this machine is on, ` +
+          `and accepts any Host header`
+        : `warning: --host ${options.host} serves the runs beyond this machine (requests must name ${host})`,
+    );
+  }
+  const app = createApp({ runsDir: options.runs, allowedHosts: everywhere ? "any" : [host] });
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: options.port,
+      onListen: ({ hostname, port }) => {
+        const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
+        console.log(`dashboard: http://${shown}:${port}/ (runs from ${options.runs})`);
+      },
+    }, app.fetch);
+  } catch (err) {
+    const why = err instanceof Deno.errors.AddrInUse
+      ? "the address is in use (another dashboard? pick another --port, or --port 0 for a free one)"
+      : err instanceof Deno.errors.AddrNotAvailable
+      ? "no such address on this machine"
+      : describeOsError(err);
+    console.error(`error: [dashboard] Cannot listen on ${options.host}:${options.port}: ${why}`);
+    return 1;
+  }
   await server.finished;
   return 0;
 }

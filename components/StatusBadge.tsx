@@ -8,7 +8,12 @@
  * @module
  */
 
+/** What a badge says for a status, where it is more than the word itself. */
+const LABELS: Record<string, string> = {
+  stopped: "stopped (process gone)",
+};
+
 /** A status badge. */
 export function StatusBadge({ status }: { status: string }) {
-  return <span class={`badge status-${status}`}>{status}</span>;
+  return <span class={`badge status-${status}`}>{LABELS[status] ?? status}</span>;
 }

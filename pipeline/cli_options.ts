@@ -268,9 +268,23 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
     resume: { type: "boolean" },
   };
   for (const f of CONFIG_FLAGS) options[f.flag] = { type: "string" };
+  // parseArgs takes "-0.1" after a flag for an option ("argument is ambiguous"): a value that looks like a
+  // negative number is joined to its flag, so the flag's own check gives the real message.
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : null;
+    const next = argv[i + 1];
+    if (
+      name !== null && options[name]?.type === "string" && next !== undefined &&
+      /^-(\d|\.\d|Infinity)/.test(next)
+    ) {
+      joined.push(`${argv[i]}=${next}`);
+      i++;
+    } else joined.push(argv[i]);
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joined, options, strict: true, allowPositionals: false }));
   } catch (err) {
     const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new UsageError(`${message.replace(/\. To specify a positional.*$/, "")} (see --help)`);

@@ -15,8 +15,10 @@ import { helpText, parsePipelineArgs, type PipelineArgs, resumeCommand } from ".
 import { printRunSummary, versionText } from "./summary.ts";
 import { PipelineError, UsageError } from "../lib/core/mod.ts";
 import { createLogger } from "../lib/core/mod.ts";
-import { readRunManifest, writeRunManifest } from "../lib/run/mod.ts";
+import { readRunManifest } from "../lib/run/mod.ts";
 import { type RunManifest } from "../lib/contract/mod.ts";
+import type { Lock, Logger } from "../lib/core/mod.ts";
+import { NUM_CLASSES } from "../lib/data/mod.ts";
 import { runPipeline } from "../lib/run/mod.ts";
 import { STAGES } from "./stages.ts";
 
@@ -25,10 +27,42 @@ function defaultRunDir(preset: string): string {
   return join("runs", `${stamp}-${preset}`);
 }
 
+/**
+ * What can be checked about a resolved config before any stage runs: usage errors (exit 2) for settings
+ * that cannot work with the data, warnings for settings that cannot learn.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "../lib/config/mod.ts";
+ * import { createLogger } from "../lib/core/mod.ts";
+ * preflight(resolveConfig("smoke", { numClasses: 5 }), createLogger()); // throws: fewer than 10 classes
+ * ```
+ */
+export function preflight(config: PipelineConfig, log: Logger): void {
+  if (config.lrMin > config.lrMax) {
+    throw new UsageError(`lrMin (${config.lrMin}) must not exceed lrMax (${config.lrMax})`);
+  }
+  if (config.numClasses < NUM_CLASSES) {
+    throw new UsageError(
+      `--num-classes ${config.numClasses} is fewer than the ${NUM_CLASSES} classes of CIFAR-10 ` +
+        `(labels 0–${NUM_CLASSES - 1}): the head needs at least ${NUM_CLASSES} outputs`,
+    );
+  }
+  if (config.numClasses > NUM_CLASSES) {
+    log.warn(
+      `--num-classes ${config.numClasses}: CIFAR-10 has ${NUM_CLASSES}; the extra outputs are never a label`,
+    );
+  }
+  if (config.lrMax === 0 && config.lrMin === 0) {
+    log.warn("--lr-max 0 and --lr-min 0: the learning rate is 0 throughout, so training changes no weight");
+  }
+}
+
 /** Run the pipeline for `argv`; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const log = createLogger();
   let manifest: RunManifest | undefined;
+  let lock: Lock | undefined;
   let runDir = "";
   let parsedArgs: PipelineArgs | undefined;
   const onSignal = () => {
@@ -41,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       Deno.writeTextFileSync(tmp, text);
       Deno.renameSync(tmp, join(runDir, "run.json"));
     }
+    lock?.releaseSync();
     const resume = parsedArgs
       ? resumeCommand(parsedArgs, runDir)
       : `deno task pipeline --resume --out ${runDir}`;
@@ -71,9 +106,7 @@ export async function main(argv: string[]): Promise<number> {
       if (overrides.dataUrl === undefined && envUrl) overrides.dataUrl = envUrl;
       config = resolveConfig(args.preset, overrides);
     }
-    if (config.lrMin > config.lrMax) {
-      throw new UsageError(`lrMin (${config.lrMin}) must not exceed lrMax (${config.lrMax})`);
-    }
+    preflight(config, log);
     Deno.addSignalListener("SIGINT", onSignal);
     if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
     log.info(`run folder: ${runDir}`);
@@ -85,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       resume: args.resume,
       log,
       onManifest: (m) => (manifest = m),
+      onLock: (l) => (lock = l),
     });
     manifest = result;
     await printRunSummary(runDir, result);
@@ -97,10 +131,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error("error: unexpected fault (a bug; please report it with this trace):");
     console.error(err);
-    if (manifest && manifest.status === "running") {
-      manifest.status = "failed";
-      await writeRunManifest(runDir, manifest).catch(() => {});
-    }
     return 70;
   } finally {
     try {

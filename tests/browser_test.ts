@@ -16,6 +16,7 @@ import { hexToRgb } from "../lib/figures/image_grid.ts";
 import { decodePng, encodePng } from "../lib/figures/png.ts";
 import { makeFixtureRun } from "./fixtures/make_run.ts";
 import { smokeRunForBrowser } from "./fixtures/smoke_run.ts";
+import { dataTest } from "./fixtures/shared_data.ts";
 
 /** Where Debian puts Chromium; `CHROMIUM_PATH` overrides it. */
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -56,7 +57,7 @@ function chromiumPresent(): boolean {
 
 const rgb = (hex: string) => `rgb(${hexToRgb(hex).join(", ")})`;
 
-Deno.test({
+dataTest({
   name: "browser: the run page in Chromium: image grid, chart, islands and live updates",
   ignore: skip,
   sanitizeOps: false,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { dataTest, SHARED_SUMS } from "./fixtures/shared_data.ts";
 import {
   chwToHwc,
   IMAGE_BYTES,
@@ -18,11 +19,15 @@ Deno.test("record layout constants", () => {
   for (const sum of Object.values(OFFICIAL_SHA256)) assert.match(sum, /^[0-9a-f]{64}$/);
 });
 
-Deno.test("the embedded sums are the ones in ../shared/data/SHA256SUMS", async () => {
-  const text = await Deno.readTextFile(new URL("../../shared/data/SHA256SUMS", import.meta.url));
-  for (const [name, sum] of Object.entries(OFFICIAL_SHA256)) {
-    assert.ok(text.includes(`${sum}  cifar-10-batches-bin/${name}`), name);
-  }
+dataTest({
+  name: "the embedded sums are the ones in ../shared/data/SHA256SUMS",
+  needs: [SHARED_SUMS],
+  fn: async () => {
+    const text = await Deno.readTextFile(SHARED_SUMS);
+    for (const [name, sum] of Object.entries(OFFICIAL_SHA256)) {
+      assert.ok(text.includes(`${sum}  cifar-10-batches-bin/${name}`), name);
+    }
+  },
 });
 
 Deno.test("chwToHwc interleaves the R, G, B planes row-major", () => {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { RunManifest } from "../lib/contract/mod.ts";
 import { makeBatchFiles, makeCifarArchive } from "./fixtures/data_fixtures.ts";
 import { runPipelineCli } from "./fixtures/pipeline_cli.ts";
+import { dataTest, SHARED_ARCHIVE, SHARED_SUMS } from "./fixtures/shared_data.ts";
 
 async function readManifest(runDir: string): Promise<RunManifest> {
   return JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
@@ -10,7 +11,7 @@ async function readManifest(runDir: string): Promise<RunManifest> {
 
 /** The official member sums, read from ../shared/data/SHA256SUMS (independent of the code's embedded copy). */
 async function officialSums(): Promise<Map<string, string>> {
-  const text = await Deno.readTextFile(new URL("../../shared/data/SHA256SUMS", import.meta.url));
+  const text = await Deno.readTextFile(SHARED_SUMS);
   const sums = new Map<string, string>();
   for (const line of text.trim().split("\n")) {
     const [sum, path] = line.split(/\s+/);
@@ -19,8 +20,9 @@ async function officialSums(): Promise<Map<string, string>> {
   return sums;
 }
 
-Deno.test({
+dataTest({
   name: "the smoke preset runs every stage end to end, a second run is served from the cache",
+  needs: [SHARED_ARCHIVE, SHARED_SUMS],
   sanitizeResources: false,
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "e2e-" });

@@ -15,6 +15,7 @@
  */
 import type { PipelineConfig } from "../config/mod.ts";
 import type { ChannelStatsResult } from "../data/mod.ts";
+import { parseProcessIdentity, type ProcessIdentity } from "../core/mod.ts";
 
 /** The pipeline's stages, in the order data flows through them. */
 export const STAGE_NAMES = ["fetch", "decode", "augment", "train", "evaluate", "visualize"] as const;
@@ -152,6 +153,8 @@ export interface TrainMetrics {
   partialLine: boolean;
   /** Bytes of the text up to the end of its last complete line: where the next read may resume. */
   completeBytes: number;
+  /** Step lines read (more than `steps.length` when the steps were thinned to a bound). */
+  stepLines?: number;
 }
 
 /** `train/train.json`. */
@@ -233,6 +236,10 @@ export interface RunManifest {
   error?: string;
   /** The end-of-run summary (lib/run/run_summary.ts): stage times, best accuracy, figures, dashboard command. */
   summary?: Record<string, unknown>;
+  /** The pipeline process (pid, host, start time): the dashboard tells a run whose process is gone. */
+  process?: ProcessIdentity;
+  /** The last time the process said it was alive (ISO), every 30 s and at every stage change. */
+  heartbeatAt?: string;
 }
 
 /**
@@ -249,6 +256,9 @@ export type RunManifestView =
     env: Partial<RunEnvironment>;
     stages: RunManifest["stages"];
     error: string | null;
+    /** The pipeline process that wrote it, where recorded. */
+    process: ProcessIdentity | null;
+    heartbeatAt: string | null;
   };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -260,7 +270,15 @@ function finite(v: unknown): number | null {
 }
 
 function count(v: unknown): number | null {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : null;
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : null;
+}
+
+/** The largest epoch or step number a metrics line may carry (the CLI allows 10,000 epochs). */
+export const MAX_EPOCH = 10_000;
+
+/** A 1-based epoch (or step) number: an integer from 1 to `max`. */
+function ordinal(v: unknown, max: number): number | null {
+  return typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= max ? v : null;
 }
 
 function text(v: unknown): string | null {
@@ -326,7 +344,7 @@ export function parseSamplesInfo(json: unknown): Parsed<SamplesInfo> {
 
 function parseEpochPoint(v: unknown): EpochPoint | null {
   if (!isObject(v)) return null;
-  const epoch = count(v.epoch);
+  const epoch = ordinal(v.epoch, MAX_EPOCH);
   if (epoch === null) return null;
   return {
     epoch,
@@ -335,6 +353,120 @@ function parseEpochPoint(v: unknown): EpochPoint | null {
     lr: finite(v.lr),
     seconds: finite(v.seconds),
     imagesPerSecond: finite(v.imagesPerSecond),
+  };
+}
+
+/** Options of {@linkcode metricsParser} and {@linkcode parseMetricsJsonl}. */
+export interface MetricsParseOptions {
+  /**
+   * Keep at most about this many step points (every k-th step, k doubling as the log grows; the last step
+   * is always kept), so a log of millions of lines reads in bounded memory. Default: all.
+   */
+  maxSteps?: number;
+}
+
+/**
+ * An incremental reader of `train/metrics.jsonl`: feed it complete lines (without their newline) as they
+ * come, then take the result. Memory stays bounded by `maxSteps` whatever the log's length.
+ *
+ * @example
+ * ```ts
+ * const p = metricsParser({ maxSteps: 1000 });
+ * p.line('{"type":"step","epoch":1,"step":1,"loss":2.3}');
+ * p.result().steps.length; // 1
+ * ```
+ */
+export function metricsParser(options: MetricsParseOptions = {}): {
+  line(line: string, bytes?: number): void;
+  result(): TrainMetrics;
+} {
+  const maxSteps = options.maxSteps ?? Infinity;
+  const out: TrainMetrics = {
+    start: null,
+    steps: [],
+    epochs: [],
+    checkpoints: [],
+    end: null,
+    badLines: 0,
+    partialLine: false,
+    completeBytes: 0,
+    stepLines: 0,
+  };
+  let stride = 1;
+  let stepLines = 0;
+  let last: StepPoint | null = null;
+  const MAX_CHECKPOINTS = 1000;
+  return {
+    line(line, bytes) {
+      out.completeBytes += bytes ?? new TextEncoder().encode(line).length + 1;
+      if (line.trim() === "") return;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        out.badLines++;
+        return;
+      }
+      if (!isObject(record)) {
+        out.badLines++;
+        return;
+      }
+      switch (record.type) {
+        case "start":
+          out.start = record;
+          break;
+        case "step": {
+          const epoch = ordinal(record.epoch, MAX_EPOCH),
+            step = ordinal(record.step, Number.MAX_SAFE_INTEGER);
+          const loss = finite(record.loss);
+          if (epoch === null || step === null || loss === null) {
+            out.badLines++;
+            break;
+          }
+          const point: StepPoint = {
+            epoch,
+            step,
+            loss,
+            lr: finite(record.lr),
+            imagesPerSecond: finite(record.imagesPerSecond),
+            time: text(record.time),
+          };
+          last = point;
+          if (stepLines++ % stride === 0) out.steps.push(point);
+          if (out.steps.length > 2 * maxSteps) {
+            out.steps = out.steps.filter((_, i) => i % 2 === 0);
+            stride *= 2;
+          }
+          break;
+        }
+        case "epoch": {
+          const point = parseEpochPoint(record);
+          if (point === null) out.badLines++;
+          else {
+            // A resumed run may log an epoch again: the later line wins.
+            const at = out.epochs.findIndex((e) => e.epoch === point.epoch);
+            if (at >= 0) out.epochs[at] = point;
+            else out.epochs.push(point);
+          }
+          break;
+        }
+        case "checkpoint":
+          if (out.checkpoints.length >= MAX_CHECKPOINTS) out.checkpoints.shift();
+          out.checkpoints.push(record);
+          break;
+        case "end":
+          out.end = { bestEpoch: count(record.bestEpoch), bestAccuracy: finite(record.bestAccuracy) };
+          break;
+        default:
+          out.badLines++;
+      }
+    },
+    result() {
+      out.stepLines = stepLines;
+      if (last !== null && out.steps.at(-1) !== last) out.steps.push(last);
+      out.epochs.sort((a, b) => a.epoch - b.epoch);
+      return out;
+    },
   };
 }
 
@@ -349,75 +481,15 @@ function parseEpochPoint(v: unknown): EpochPoint | null {
  * m.partialLine; // true
  * ```
  */
-export function parseMetricsJsonl(jsonl: string): TrainMetrics {
-  const out: TrainMetrics = {
-    start: null,
-    steps: [],
-    epochs: [],
-    checkpoints: [],
-    end: null,
-    badLines: 0,
-    partialLine: false,
-    completeBytes: 0,
-  };
+export function parseMetricsJsonl(jsonl: string, options: MetricsParseOptions = {}): TrainMetrics {
+  const parser = metricsParser(options);
   const lastNewline = jsonl.lastIndexOf("\n");
   const complete = lastNewline < 0 ? "" : jsonl.slice(0, lastNewline + 1);
-  out.completeBytes = new TextEncoder().encode(complete).length;
+  const lines = complete.split("\n");
+  lines.pop();
+  for (const line of lines) parser.line(line);
+  const out = parser.result();
   out.partialLine = jsonl.length > complete.length && jsonl.slice(complete.length).trim() !== "";
-  for (const line of complete.split("\n")) {
-    if (line.trim() === "") continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      out.badLines++;
-      continue;
-    }
-    if (!isObject(record)) {
-      out.badLines++;
-      continue;
-    }
-    switch (record.type) {
-      case "start":
-        out.start = record;
-        break;
-      case "step": {
-        const epoch = count(record.epoch), step = count(record.step), loss = finite(record.loss);
-        if (epoch === null || step === null || loss === null) out.badLines++;
-        else {
-          out.steps.push({
-            epoch,
-            step,
-            loss,
-            lr: finite(record.lr),
-            imagesPerSecond: finite(record.imagesPerSecond),
-            time: text(record.time),
-          });
-        }
-        break;
-      }
-      case "epoch": {
-        const point = parseEpochPoint(record);
-        if (point === null) out.badLines++;
-        else {
-          // A resumed run may log an epoch again: the later line wins.
-          const at = out.epochs.findIndex((e) => e.epoch === point.epoch);
-          if (at >= 0) out.epochs[at] = point;
-          else out.epochs.push(point);
-        }
-        break;
-      }
-      case "checkpoint":
-        out.checkpoints.push(record);
-        break;
-      case "end":
-        out.end = { bestEpoch: count(record.bestEpoch), bestAccuracy: finite(record.bestAccuracy) };
-        break;
-      default:
-        out.badLines++;
-    }
-  }
-  out.epochs.sort((a, b) => a.epoch - b.epoch);
   return out;
 }
 
@@ -614,6 +686,8 @@ export function parseRunManifest(json: unknown): Parsed<RunManifestView> {
       env,
       stages,
       error: text(json.error),
+      process: parseProcessIdentity(json.process),
+      heartbeatAt: text(json.heartbeatAt),
     },
     notes,
   };

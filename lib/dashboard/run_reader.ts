@@ -17,6 +17,76 @@
  */
 import { isAbsolute, resolve, sep } from "node:path";
 import { STAGE_NAMES, type StageName } from "../contract/mod.ts";
+import { processState } from "../core/mod.ts";
+
+/** The most step points a page or a live poll carries: longer logs are thinned (every k-th step). */
+export const MAX_CURVE_STEPS = 2000;
+
+/**
+ * A run's status as the dashboard shows it: run.json's, except that a run still marked "running" whose
+ * process is gone (killed with -9, crashed, machine rebooted) is "stopped".
+ */
+export type RunStatus = RunManifestView["status"] | "stopped";
+
+/**
+ * The status to show for a manifest: "stopped" for a "running" run whose recorded process is gone.
+ *
+ * @example
+ * ```ts
+ * shownStatus(null); // "unknown"
+ * ```
+ */
+export function shownStatus(manifest: RunManifestView | null): RunStatus {
+  const status = manifest?.status ?? "unknown";
+  if (status === "running" && manifest?.process && processState(manifest.process) === "gone") {
+    return "stopped";
+  }
+  return status;
+}
+
+/**
+ * Read `train/metrics.jsonl` of a run as a stream, in memory bounded by `maxSteps` (the steps are
+ * thinned), whatever the log's length; null when it is missing.
+ */
+async function readMetricsBounded(
+  runDir: string,
+  rel: string,
+  maxSteps: number,
+): Promise<TrainMetrics | null> {
+  const path = await resolveInside(runDir, rel.split("/"));
+  if (path === null) return null;
+  let file: Deno.FsFile;
+  try {
+    if (!(await Deno.stat(path)).isFile) return null;
+    file = await Deno.open(path);
+  } catch {
+    return null;
+  }
+  const parser = metricsParser({ maxSteps });
+  const decoder = new TextDecoder();
+  let carry: Uint8Array = new Uint8Array(0);
+  try {
+    for await (const chunk of file.readable) {
+      let data = chunk;
+      if (carry.length) {
+        data = new Uint8Array(carry.length + chunk.length);
+        data.set(carry);
+        data.set(chunk, carry.length);
+      }
+      let from = 0;
+      for (let nl = data.indexOf(10, from); nl >= 0; nl = data.indexOf(10, from)) {
+        parser.line(decoder.decode(data.subarray(from, nl)), nl - from + 1);
+        from = nl + 1;
+      }
+      carry = data.slice(from);
+    }
+  } catch {
+    // Unreadable midway: what was read stands.
+  }
+  const metrics = parser.result();
+  metrics.partialLine = decoder.decode(carry).trim() !== "";
+  return metrics;
+}
 import type { StageRecord } from "../contract/mod.ts";
 import { imageCountOf, readImagesAt } from "../contract/mod.ts";
 import {
@@ -24,10 +94,10 @@ import {
   epochCurve,
   type EpochPoint,
   type Evaluation,
+  metricsParser,
   type Parsed,
   parseDecodeMeta,
   parseEvaluation,
-  parseMetricsJsonl,
   parsePredictions,
   parseRunManifest,
   parseSamplesInfo,
@@ -181,7 +251,7 @@ export interface RunView {
   dir: string;
   manifest: RunManifestView | null;
   /** Status from run.json, or "unknown" when it has none. */
-  status: RunManifestView["status"];
+  status: RunStatus;
   stages: StageView[];
   meta: DecodeMeta | null;
   testImageCount: number;
@@ -265,8 +335,14 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
     record: manifest?.stages[name] ?? null,
     present: present[i],
   }));
-  const status = manifest?.status ?? "unknown";
+  const status = shownStatus(manifest);
   const live = status === "running";
+  if (status === "stopped") {
+    notes.push(
+      `run.json says running, but its process (pid ${manifest?.process?.pid}) is gone: the run stopped ` +
+        `without a word (killed?); last heartbeat ${manifest?.heartbeatAt ?? "unknown"}`,
+    );
+  }
   const meta = take(
     await readJsonFile(dir, "decode/meta.json", parseDecodeMeta),
     "decode/meta.json",
@@ -290,10 +366,11 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
   if (trainFile.state === "missing" && live) {
     notes.push("train/train.json is not written yet: training is still going");
   }
-  const metricsText = await readTextIfInside(dir, "train/metrics.jsonl");
-  const metrics = metricsText === null ? null : parseMetricsJsonl(metricsText);
+  const metrics = await readMetricsBounded(dir, "train/metrics.jsonl", MAX_CURVE_STEPS);
   if (metrics === null) missing.push("train/metrics.jsonl is missing: no step losses");
-  else if (metrics.badLines > 0) {
+  else if ((metrics.stepLines ?? 0) > metrics.steps.length) {
+    notes.push(`train/metrics.jsonl: ${metrics.stepLines} steps, shown thinned to ${metrics.steps.length}`);
+  } else if (metrics.badLines > 0) {
     notes.push(`train/metrics.jsonl: ${metrics.badLines} unreadable lines skipped`);
   }
   const epochs = epochCurve(train, metrics);
@@ -359,7 +436,7 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
 /** One row of the list of runs. */
 export interface RunSummary {
   id: string;
-  status: RunManifestView["status"];
+  status: RunStatus;
   preset: string | null;
   bestAccuracy: number | null;
   epochs: number;
@@ -398,8 +475,7 @@ export async function listRuns(runsDir: string): Promise<RunSummary[]> {
     if (manifestFile.state === "missing" && !hasStage) continue;
     const manifest = valueOf(manifestFile);
     const train = valueOf(await readJsonFile(dir, "train/train.json", parseTrainSummary));
-    const metricsText = train ? null : await readTextIfInside(dir, "train/metrics.jsonl");
-    const metrics = metricsText === null ? null : parseMetricsJsonl(metricsText);
+    const metrics = train ? null : await readMetricsBounded(dir, "train/metrics.jsonl", MAX_CURVE_STEPS);
     const epochs = epochCurve(train, metrics);
     const evaluation = train || epochs.length
       ? null
@@ -412,7 +488,7 @@ export async function listRuns(runsDir: string): Promise<RunSummary[]> {
     }
     rows.push({
       id,
-      status: manifest?.status ?? "unknown",
+      status: shownStatus(manifest),
       preset: manifest?.preset ?? null,
       bestAccuracy: bestAccuracyOf(train, metrics, epochs, evaluation),
       epochs: epochs.length,
@@ -442,7 +518,7 @@ export async function listRuns(runsDir: string): Promise<RunSummary[]> {
  */
 export async function readLive(runsDir: string, id: string): Promise<
   {
-    status: RunManifestView["status"];
+    status: RunStatus;
     updatedAt: string | null;
     stages: { name: StageName; record: StageRecord | null }[];
     epochs: EpochPoint[];
@@ -453,10 +529,9 @@ export async function readLive(runsDir: string, id: string): Promise<
   if (dir === null) return null;
   const manifest = valueOf(await readJsonFile(dir, "run.json", parseRunManifest));
   const train = valueOf(await readJsonFile(dir, "train/train.json", parseTrainSummary));
-  const text = await readTextIfInside(dir, "train/metrics.jsonl");
-  const metrics = text === null ? null : parseMetricsJsonl(text);
+  const metrics = await readMetricsBounded(dir, "train/metrics.jsonl", MAX_CURVE_STEPS);
   return {
-    status: manifest?.status ?? "unknown",
+    status: shownStatus(manifest),
     updatedAt: manifest?.updatedAt ?? null,
     stages: STAGE_NAMES.map((name) => ({ name, record: manifest?.stages[name] ?? null })),
     epochs: epochCurve(train, metrics),

@@ -25,6 +25,8 @@ import "./batch_norm.ts";
 import { basename, dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { PipelineError } from "../core/mod.ts";
+import { describeOsError } from "../core/mod.ts";
 
 /** File names inside a checkpoint folder. */
 export const CHECKPOINT_FILES = {
@@ -160,38 +162,110 @@ export async function writeModelFiles(dir: string, model: tfl.LayersModel): Prom
   }));
 }
 
+/** Options of the checkpoint loaders. */
+export interface LoadOptions {
+  /** The stage named in the error line (default "train"). */
+  stage?: string;
+}
+
+/** The largest magnitude a loaded weight may have: beyond it a checkpoint is refused as absurd. */
+export const MAX_ABS_WEIGHT = 1e6;
+
+function loadError(stage: string, path: string, problem: string, cause?: unknown): PipelineError {
+  return new PipelineError(stage, `Cannot load ${path}: ${problem}`, { cause });
+}
+
+async function readBytes(stage: string, path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    throw loadError(stage, path, describeOsError(err), err);
+  }
+}
+
+async function readJson(stage: string, path: string): Promise<unknown> {
+  const bytes = await readBytes(stage, path);
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw loadError(stage, path, `not valid JSON (${(err as Error).message.split("\n")[0]})`, err);
+  }
+}
+
 /**
- * Load the layers model saved in checkpoint folder `dir`.
+ * Refuse float32 weights that are not finite or whose magnitude exceeds {@linkcode MAX_ABS_WEIGHT}: they
+ * come from a damaged file, and would load silently and train on garbage.
+ */
+function checkWeightValues(
+  stage: string,
+  path: string,
+  buffer: ArrayBuffer,
+  specs: tf.io.WeightsManifestEntry[],
+): void {
+  let offset = 0;
+  for (const spec of specs) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    if (spec.dtype === "float32" || spec.dtype === undefined) {
+      const values = new Float32Array(buffer, offset, n);
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (!Number.isFinite(v) || Math.abs(v) > MAX_ABS_WEIGHT) {
+          throw loadError(
+            stage,
+            path,
+            `${spec.name}[${i}] is ${v} (a weight must be finite and within ±${MAX_ABS_WEIGHT}); the file is damaged`,
+          );
+        }
+      }
+    }
+    offset += byteSize(spec);
+  }
+}
+
+/**
+ * Load the layers model saved in checkpoint folder `dir`. A missing, truncated or damaged file, or a
+ * weight that is not finite or absurdly large, is one {@linkcode PipelineError} line naming the file.
  *
  * @example
  * ```ts
  * const model = await loadModel("run/train/checkpoints/best");
  * ```
  */
-export async function loadModel(dir: string): Promise<tfl.LayersModel> {
-  const json = JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.model))) as ModelJson;
-  const group = json.weightsManifest?.[0];
-  if (!json.modelTopology || !group) {
-    throw new Error(`${join(dir, CHECKPOINT_FILES.model)} is not a tfjs model`);
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<tfl.LayersModel> {
+  const stage = options.stage ?? "train";
+  const modelPath = join(dir, CHECKPOINT_FILES.model);
+  const json = await readJson(stage, modelPath) as ModelJson;
+  const group = json?.weightsManifest?.[0];
+  if (!json?.modelTopology || !group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+    throw loadError(stage, modelPath, "not a tfjs layers model (no topology or weights manifest)");
   }
-  const bytes = await Deno.readFile(join(dir, group.paths[0]));
+  const weightsPath = join(dir, String(group.paths[0]));
+  const bytes = await readBytes(stage, weightsPath);
   const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
   const expected = weightSpecs.reduce((sum, s) => sum + byteSize(s), 0);
   if (bytes.byteLength !== expected) {
-    throw new Error(
-      `${join(dir, group.paths[0])} holds ${bytes.byteLength} bytes; model.json describes ${expected}`,
+    throw loadError(
+      stage,
+      weightsPath,
+      `it holds ${bytes.byteLength} bytes; model.json describes ${expected} (truncated or from another model)`,
     );
   }
-  return await tfl.loadLayersModel({
-    load: () =>
-      Promise.resolve({
-        modelTopology: json.modelTopology,
-        weightSpecs,
-        weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-        format: json.format,
-        generatedBy: json.generatedBy,
-      }),
-  });
+  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  checkWeightValues(stage, weightsPath, weightData, weightSpecs);
+  try {
+    return await tfl.loadLayersModel({
+      load: () =>
+        Promise.resolve({
+          modelTopology: json.modelTopology,
+          weightSpecs,
+          weightData,
+          format: json.format,
+          generatedBy: json.generatedBy,
+        }),
+    });
+  } catch (err) {
+    throw loadError(stage, modelPath, (err as Error).message.split("\n")[0], err);
+  }
 }
 
 function byteSize(spec: tf.io.WeightsManifestEntry): number {
@@ -239,43 +313,75 @@ export async function loadOptimizerState(
   dir: string,
   model: tfl.LayersModel,
   optimizer: tf.Optimizer,
+  options: LoadOptions = {},
 ): Promise<boolean> {
-  let json: OptimizerJson;
+  const stage = options.stage ?? "train";
+  const jsonPath = join(dir, CHECKPOINT_FILES.optimizer);
+  const binPath = join(dir, CHECKPOINT_FILES.optimizerWeights);
   try {
-    json = JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.optimizer)));
+    await Deno.stat(jsonPath);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
+    throw loadError(stage, jsonPath, describeOsError(err), err);
+  }
+  const json = await readJson(stage, jsonPath) as OptimizerJson;
+  if (
+    typeof json !== "object" || json === null || !Array.isArray(json.weights) ||
+    !Number.isSafeInteger(json.iterations) || json.iterations < 0
+  ) {
+    throw loadError(stage, jsonPath, "not an optimizer state (weights list and iterations expected)");
   }
   if (json.className !== optimizer.getClassName()) {
-    throw new Error(
-      `${dir} holds ${json.className} optimizer state; this run uses ${optimizer.getClassName()}`,
+    throw loadError(
+      stage,
+      jsonPath,
+      `it holds ${json.className} state; this run uses ${optimizer.getClassName()}`,
     );
   }
-  const bytes = await Deno.readFile(join(dir, CHECKPOINT_FILES.optimizerWeights));
+  const bytes = await readBytes(stage, binPath);
+  const expected = json.weights.reduce((sum, s) => sum + byteSize(s), 0);
+  if (bytes.byteLength !== expected) {
+    throw loadError(
+      stage,
+      binPath,
+      `it holds ${bytes.byteLength} bytes; optimizer.json describes ${expected} (truncated?)`,
+    );
+  }
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  checkWeightValues(stage, binPath, buffer, json.weights);
   const decoded = tf.io.decodeWeights(buffer, json.weights);
   const names = Object.keys(decoded);
   const ordered: { name: string; tensor: tf.Tensor }[] = [];
-  if (names.length > 0) {
-    for (const w of model.trainableWeights) {
-      const name = `${w.originalName}/momentum`;
-      const t = decoded[name];
-      if (!t) throw new Error(`${dir}: no optimizer slot for ${w.originalName}`);
-      if (!tf.util.arraysEqual(t.shape, w.shape as number[])) {
-        throw new Error(`${dir}: slot ${name} has shape [${t.shape}], the weight has [${w.shape}]`);
-      }
-      ordered.push({ name, tensor: t });
-    }
-    if (names.length !== ordered.length) {
-      throw new Error(`${dir}: ${names.length} optimizer slots for ${ordered.length} trainable weights`);
-    }
-  }
-  const iter = tf.scalar(json.iterations, "int32");
   try {
-    await optimizer.setWeights([{ name: "iter", tensor: iter }, ...ordered]);
+    if (names.length > 0) {
+      for (const w of model.trainableWeights) {
+        const name = `${w.originalName}/momentum`;
+        const t = decoded[name];
+        if (!t) throw loadError(stage, jsonPath, `no optimizer slot for ${w.originalName}`);
+        if (!tf.util.arraysEqual(t.shape, w.shape as number[])) {
+          throw loadError(
+            stage,
+            jsonPath,
+            `slot ${name} has shape [${t.shape}], the weight has [${w.shape}]`,
+          );
+        }
+        ordered.push({ name, tensor: t });
+      }
+      if (names.length !== ordered.length) {
+        throw loadError(
+          stage,
+          jsonPath,
+          `${names.length} optimizer slots for ${ordered.length} trainable weights`,
+        );
+      }
+    }
+    const iter = tf.scalar(json.iterations, "int32");
+    try {
+      await optimizer.setWeights([{ name: "iter", tensor: iter }, ...ordered]);
+    } finally {
+      iter.dispose();
+    }
   } finally {
-    iter.dispose();
     tf.dispose(Object.values(decoded));
   }
   return true;
@@ -289,11 +395,21 @@ export async function loadOptimizerState(
  * const state = await readCheckpointState<{ epoch: number }>("run/train/checkpoints/last");
  * ```
  */
-export async function readCheckpointState<T = unknown>(dir: string): Promise<T | null> {
+export async function readCheckpointState<T = unknown>(
+  dir: string,
+  options: LoadOptions = {},
+): Promise<T | null> {
+  const stage = options.stage ?? "train";
+  const path = join(dir, CHECKPOINT_FILES.state);
   try {
-    return JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.state))) as T;
+    await Deno.stat(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
+    throw loadError(stage, path, describeOsError(err), err);
   }
+  const json = await readJson(stage, path);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw loadError(stage, path, "not a JSON object (the file is damaged)");
+  }
+  return json as T;
 }

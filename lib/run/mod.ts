@@ -3,9 +3,11 @@
  *
  * @module
  */
+export * from "./cache.ts";
 export * from "./code_graph.ts";
 export * from "./manifest.ts";
 export * from "./cache_index.ts";
 export * from "./run_summary.ts";
+export * from "./out_dir.ts";
 export * from "./runner.ts";
 export * from "./stage.ts";

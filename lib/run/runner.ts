@@ -3,8 +3,12 @@
  * cache key (a hash of its params, its inputs' output digests and its code) is new, and keeps `run.json` up
  * to date after every step so a killed run still says how far it got.
  *
- * Cache layout: `<cacheDir>/<stage>/<key>/` holds the output files and `manifest.json`; an entry appears
- * only by renaming a finished temporary folder, so a killed run never leaves a half-written entry.
+ * Before the first stage it checks `--out` (new, empty or a run folder: see out_dir.ts), takes the run
+ * folder's lock, computes every stage's params (so a bad `--pretrained` path stops the run before any
+ * work) and, for `--resume`, makes sure the run to continue had the same key parts. While it runs,
+ * run.json records the process (pid, host, start time) and a heartbeat, so the dashboard can tell a run
+ * whose process is gone. The cache itself (verified hits, immutable entries, build locks) is cache.ts.
+ *
  * `<cacheDir>/<stage>/latest.json` holds the key parts of the stage's last run, so a rerun can say why.
  *
  * @example
@@ -23,13 +27,13 @@
  * ```
  * @module
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { codeDigestsOf } from "./code_graph.ts";
 import type { PipelineConfig } from "../config/mod.ts";
 import type { StageName } from "../contract/mod.ts";
-import { PipelineError } from "../core/mod.ts";
+import { acquireLock, currentProcess, type Lock, PipelineError } from "../core/mod.ts";
 import { describeOsError } from "../core/mod.ts";
-import { canonicalJson, sha256File, sha256Hex } from "../core/mod.ts";
+import { canonicalJson, sha256Hex } from "../core/mod.ts";
 import type { Logger } from "../core/mod.ts";
 import { formatDuration } from "../core/mod.ts";
 import { readRunManifest, runEnvironment, writeRunManifest } from "./manifest.ts";
@@ -37,6 +41,16 @@ import type { RunManifest } from "../contract/mod.ts";
 import type { StageContext, StageDefinition } from "./stage.ts";
 import type { KeyParts, OutputFile, StageRecord } from "../contract/mod.ts";
 import { tempNameFor, writeJsonAtomic } from "../core/mod.ts";
+import {
+  type CacheManifest,
+  detachFiles,
+  dropCacheEntry,
+  hashOutputs,
+  lookupCacheEntry,
+  materializeCacheEntry,
+  storeCacheEntry,
+} from "./cache.ts";
+import { checkOutDir, RUN_LOCK } from "./out_dir.ts";
 
 /** Options of {@linkcode runPipeline}. */
 export interface RunOptions {
@@ -54,6 +68,10 @@ export interface RunOptions {
   log: Logger;
   /** Called with the manifest whenever it is written (the CLI keeps it for its signal handler). */
   onManifest?: (manifest: RunManifest) => void;
+  /** Called once the run folder's lock is held (the CLI releases it in its signal handler). */
+  onLock?: (lock: Lock) => void;
+  /** Seconds between heartbeats written into run.json (default 30). */
+  heartbeatSeconds?: number;
 }
 
 /** Per stage: the caching decision, as recorded in run.json. */
@@ -86,106 +104,29 @@ export function outputsDigest(outputs: readonly OutputFile[]): Promise<string> {
   return sha256Hex(canonicalJson(outputs.map(({ path, sha256 }) => ({ path, sha256 }))));
 }
 
-/** Every file below `dir`, relative, with `/` separators, sorted. Temporary files are skipped. */
-export async function listFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  const walk = async (sub: string) => {
-    for await (const entry of Deno.readDir(join(dir, sub))) {
-      const rel = sub ? `${sub}/${entry.name}` : entry.name;
-      if (entry.isDirectory) await walk(rel);
-      else if (entry.isFile && !/\.tmp-\d+-[0-9a-f]+$/.test(entry.name)) files.push(rel);
-    }
-  };
-  await walk("");
-  return files.sort();
-}
-
-/** Sizes and SHA-256 of every file below `dir`. */
-export async function hashOutputs(dir: string): Promise<OutputFile[]> {
-  const files = await listFiles(dir);
-  return await Promise.all(files.map(async (path) => {
-    const full = join(dir, path);
-    const { size } = await Deno.stat(full);
-    return { path, bytes: size, sha256: await sha256File(full) };
-  }));
+/** Why a stage with `now` key parts runs, compared with the `before` ones; "" when they are equal. */
+export function keyDifferences(before: KeyParts, now: KeyParts): string {
+  const reasons: string[] = [];
+  const keys = new Set([...Object.keys(before.params ?? {}), ...Object.keys(now.params)]);
+  for (const k of [...keys].sort()) {
+    const a = canonicalJson(before.params?.[k]);
+    const b = canonicalJson(now.params[k]);
+    if (a !== b) reasons.push(`param ${k} changed: ${a ?? "unset"} → ${b ?? "unset"}`);
+  }
+  const inputs = new Set([...Object.keys(before.inputs ?? {}), ...Object.keys(now.inputs)]);
+  for (const k of [...inputs].sort()) {
+    if (before.inputs?.[k] !== now.inputs[k]) reasons.push(`input ${k} changed`);
+  }
+  const files = new Set([...Object.keys(before.code ?? {}), ...Object.keys(now.code)]);
+  const changed = [...files].sort().filter((f) => before.code?.[f] !== now.code[f]);
+  if (changed.length) reasons.push(`code changed: ${changed.join(", ")}`);
+  return reasons.join("; ");
 }
 
 /** Why a stage with `now` key parts runs, compared with the `before` ones. */
 export function explainRerun(before: KeyParts | undefined, now: KeyParts): string {
   if (!before) return "no cached result for these settings";
-  const reasons: string[] = [];
-  const keys = new Set([...Object.keys(before.params), ...Object.keys(now.params)]);
-  for (const k of [...keys].sort()) {
-    const a = canonicalJson(before.params[k]);
-    const b = canonicalJson(now.params[k]);
-    if (a !== b) reasons.push(`param ${k} changed: ${a ?? "unset"} → ${b ?? "unset"}`);
-  }
-  const inputs = new Set([...Object.keys(before.inputs), ...Object.keys(now.inputs)]);
-  for (const k of [...inputs].sort()) {
-    if (before.inputs[k] !== now.inputs[k]) reasons.push(`input ${k} changed`);
-  }
-  const files = new Set([...Object.keys(before.code), ...Object.keys(now.code)]);
-  const changed = [...files].sort().filter((f) => before.code[f] !== now.code[f]);
-  if (changed.length) reasons.push(`code changed: ${changed.join(", ")}`);
-  return reasons.length ? reasons.join("; ") : "cache entry missing (the cache was cleared or moved)";
-}
-
-/** Hard-link `from` to `to`, or copy where a link is impossible (another file system). */
-async function linkOrCopy(from: string, to: string): Promise<void> {
-  await Deno.mkdir(dirname(to), { recursive: true });
-  try {
-    await Deno.link(from, to);
-  } catch {
-    await Deno.copyFile(from, to);
-  }
-}
-
-interface CacheManifest {
-  stage: StageName;
-  key: string;
-  keyParts: KeyParts;
-  outputs: OutputFile[];
-  summary?: Record<string, unknown>;
-  createdAt: string;
-}
-
-async function readCacheEntry(cacheDir: string, plan: StagePlan): Promise<CacheManifest | undefined> {
-  const entryDir = join(cacheDir, plan.stage.name, plan.key);
-  try {
-    const manifest = JSON.parse(await Deno.readTextFile(join(entryDir, "manifest.json"))) as CacheManifest;
-    for (const out of manifest.outputs) {
-      const { size } = await Deno.stat(join(entryDir, "files", out.path));
-      if (size !== out.bytes) return undefined;
-    }
-    return manifest;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Store a finished stage's folder in the cache: a temporary folder, renamed once complete. */
-async function storeCacheEntry(cacheDir: string, plan: StagePlan, dir: string, entry: CacheManifest) {
-  const stageCache = join(cacheDir, plan.stage.name);
-  const final = join(stageCache, plan.key);
-  const tmp = tempNameFor(final);
-  try {
-    for (const out of entry.outputs) await linkOrCopy(join(dir, out.path), join(tmp, "files", out.path));
-    await writeJsonAtomic(join(tmp, "manifest.json"), entry);
-    await Deno.remove(final, { recursive: true }).catch(() => {});
-    await Deno.rename(tmp, final);
-  } catch (err) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw err;
-  }
-  await writeJsonAtomic(join(stageCache, "latest.json"), { key: plan.key, keyParts: plan.keyParts });
-}
-
-/** Put a cache entry's files into the run folder. */
-async function materialize(cacheDir: string, plan: StagePlan, manifest: CacheManifest, dir: string) {
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  await Deno.mkdir(dir, { recursive: true });
-  const files = join(cacheDir, plan.stage.name, plan.key, "files");
-  for (const out of manifest.outputs) await linkOrCopy(join(files, out.path), join(dir, out.path));
+  return keyDifferences(before, now) || "cache entry missing (the cache was cleared or moved)";
 }
 
 async function previousKeyParts(
@@ -215,6 +156,15 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
   }
 }
 
+function refuseResume(stage: StageName, differences: string): never {
+  throw new PipelineError(
+    "usage",
+    `--resume: the ${stage} stage of this run was made with other settings (${differences}); ` +
+      `a resume continues only the same run: drop --resume (or the changed options) to start over`,
+    { exitCode: 2 },
+  );
+}
+
 /**
  * Run `wanted` stages (and what they need) into `options.runDir`, serving unchanged stages from the cache.
  * Returns the final manifest; throws the failing stage's error after recording it in run.json.
@@ -223,9 +173,26 @@ export async function runPipeline(
   all: readonly StageDefinition[],
   options: RunOptions,
 ): Promise<RunManifest> {
-  const { config, runDir, cacheDir, log } = options;
+  const { runDir } = options;
+  await checkOutDir(runDir);
   await ensureWritableDir(runDir, "the run folder");
-  await ensureWritableDir(cacheDir, "the cache folder");
+  await ensureWritableDir(options.cacheDir, "the cache folder");
+  const lock = await acquireLock(join(runDir, RUN_LOCK), {
+    stage: "usage",
+    what: `the run folder ${runDir}`,
+    purpose: `pipeline ${options.resume ? "--resume " : ""}--out ${runDir}`,
+    onNote: (line) => options.log.info(`note: ${line}`),
+  });
+  options.onLock?.(lock);
+  try {
+    return await runLocked(all, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(all: readonly StageDefinition[], options: RunOptions): Promise<RunManifest> {
+  const { config, runDir, cacheDir, log } = options;
   const previous = await readRunManifest(runDir);
   const now = () => new Date().toISOString();
   const manifest: RunManifest = {
@@ -239,102 +206,208 @@ export async function runPipeline(
     config,
     requestedStages: [...options.stages],
     env: await runEnvironment(),
+    process: currentProcess(),
+    heartbeatAt: now(),
     stages: {},
   };
   const selected = withUpstream(all, options.stages);
   for (const stage of selected) manifest.stages[stage.name] = { status: "pending" };
-  const save = async () => {
-    manifest.updatedAt = now();
-    await writeRunManifest(runDir, manifest);
-    options.onManifest?.(manifest);
+  let saving = Promise.resolve();
+  const save = () => {
+    // One write at a time: the heartbeat and the stages share the manifest.
+    saving = saving.then(async () => {
+      manifest.updatedAt = now();
+      await writeRunManifest(runDir, manifest);
+      options.onManifest?.(manifest);
+    });
+    return saving;
   };
-  await save();
-
-  const digests = new Map<StageName, string>();
-  for (const stage of selected) {
-    const record: StageRecord = manifest.stages[stage.name] ?? { status: "pending" };
-    manifest.stages[stage.name] = record;
-    const inputs: Record<string, string> = {};
-    for (const dep of stage.deps) {
-      const digest = digests.get(dep);
-      if (digest === undefined) throw new Error(`stage ${stage.name} runs before its input ${dep}`);
-      inputs[dep] = digest;
-    }
-    const keyParts: KeyParts = {
-      params: JSON.parse(canonicalJson(await stage.params(config))),
-      inputs,
-      code: await codeDigestsOf(stage.module),
-    };
-    const plan: StagePlan = { stage, keyParts, key: await sha256Hex(canonicalJson(keyParts)) };
-    Object.assign(record, { key: plan.key, keyParts, startedAt: now() });
-    const dir = join(runDir, stage.name);
-    const started = performance.now();
-
-    const cached = await readCacheEntry(cacheDir, plan);
-    if (cached) {
-      await materialize(cacheDir, plan, cached, dir);
-      Object.assign(record, {
-        status: "cached",
-        outputs: cached.outputs,
-        summary: cached.summary,
-        finishedAt: now(),
-        seconds: (performance.now() - started) / 1000,
-      });
-      log.info(`${stage.name}: cached (key ${plan.key.slice(0, 12)})`);
-      digests.set(stage.name, await outputsDigest(cached.outputs));
-      await save();
-      continue;
-    }
-
-    record.reason = explainRerun(await previousKeyParts(cacheDir, previous, stage.name), keyParts);
-    record.status = "running";
-    const resuming = options.resume === true && stage.resumable === true;
-    if (!resuming) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.mkdir(dir, { recursive: true });
-    log.info(`${stage.name}: running (${resuming ? "resume requested; " : ""}${record.reason})`);
+  const fail = async (err: unknown, stage?: StageName) => {
+    manifest.status = "failed";
+    manifest.error = err instanceof PipelineError ? err.toLine() : `error: [${stage ?? "run"}] ${err}`;
     await save();
+  };
 
-    const ctx: StageContext = {
-      config,
-      dir,
-      runDir,
-      cacheDir,
-      resume: resuming,
-      log,
-      input: (name) => {
-        if (!stage.deps.includes(name)) throw new Error(`stage ${stage.name} did not declare input ${name}`);
-        return join(runDir, name);
-      },
-    };
-    try {
-      const summary = (await stage.run(ctx)) ?? undefined;
-      const outputs = await hashOutputs(dir);
-      const entry: CacheManifest = {
-        stage: stage.name,
-        key: plan.key,
-        keyParts,
-        outputs,
-        summary,
-        createdAt: now(),
-      };
-      await storeCacheEntry(cacheDir, plan, dir, entry);
-      const seconds = (performance.now() - started) / 1000;
-      Object.assign(record, { status: "done", outputs, summary, finishedAt: now(), seconds });
-      digests.set(stage.name, await outputsDigest(outputs));
-      log.info(`${stage.name}: done in ${formatDuration(seconds)}`);
-      await save();
-    } catch (err) {
-      record.status = "failed";
-      record.finishedAt = now();
-      record.seconds = (performance.now() - started) / 1000;
-      record.error = err instanceof PipelineError ? err.message : String(err);
-      manifest.status = "failed";
-      manifest.error = err instanceof PipelineError ? err.toLine() : `error: [${stage.name}] ${err}`;
-      await save();
-      throw err;
+  // Before any stage runs: every stage's params (a missing --pretrained file stops here) and code.
+  const fixed = new Map<StageName, Pick<KeyParts, "params" | "code">>();
+  try {
+    for (const stage of selected) {
+      fixed.set(stage.name, {
+        params: JSON.parse(canonicalJson(await stage.params(config))),
+        code: await codeDigestsOf(stage.module),
+      });
+    }
+  } catch (err) {
+    // A resume refused before it started leaves the run it was asked to continue as it was.
+    if (!options.resume || !previous) await fail(err);
+    throw err;
+  }
+  // A resume continues only the same run: the resumable stages and everything upstream of them must
+  // have the params and code they had (their inputs are checked when the stage is reached).
+  const resumable = selected.filter((s) => s.resumable).map((s) => s.name);
+  if (options.resume && previous && resumable.length) {
+    for (const stage of withUpstream(selected, resumable)) {
+      const before = previous.stages?.[stage.name]?.keyParts;
+      if (!before) continue;
+      const parts = fixed.get(stage.name)!;
+      const differences = keyDifferences(
+        { params: before.params, inputs: {}, code: before.code },
+        { ...parts, inputs: {} },
+      );
+      if (differences) refuseResume(stage.name, differences);
     }
   }
-  manifest.status = "done";
+
   await save();
-  return manifest;
+  const heartbeat = setInterval(() => {
+    manifest.heartbeatAt = now();
+    save().catch(() => {});
+  }, (options.heartbeatSeconds ?? 30) * 1000);
+  Deno.unrefTimer(heartbeat);
+  let current: StageName | undefined;
+  let refusedResume = false;
+  try {
+    const digests = new Map<StageName, string>();
+    const runStage = async (stage: StageDefinition): Promise<void> => {
+      const record: StageRecord = manifest.stages[stage.name] ?? { status: "pending" };
+      manifest.stages[stage.name] = record;
+      const inputs: Record<string, string> = {};
+      for (const dep of stage.deps) {
+        const digest = digests.get(dep);
+        if (digest === undefined) throw new Error(`stage ${stage.name} runs before its input ${dep}`);
+        inputs[dep] = digest;
+      }
+      const keyParts: KeyParts = { ...fixed.get(stage.name)!, inputs };
+      const plan: StagePlan = { stage, keyParts, key: await sha256Hex(canonicalJson(keyParts)) };
+      Object.assign(record, { key: plan.key, keyParts, startedAt: now() });
+      const dir = join(runDir, stage.name);
+      const started = performance.now();
+      const resuming = options.resume === true && stage.resumable === true;
+      if (resuming) {
+        const before = previous?.stages?.[stage.name]?.keyParts;
+        const differences = before ? keyDifferences(before, keyParts) : "";
+        if (differences) {
+          refusedResume = true;
+          throw new PipelineError(
+            "usage",
+            `--resume: the ${stage.name} stage of this run was made with other inputs (${differences}); ` +
+              `a resume continues only the same run: drop --resume to start over`,
+            { exitCode: 2 },
+          );
+        }
+      }
+
+      const serve = async (cached: CacheManifest) => {
+        await materializeCacheEntry(cacheDir, cached, dir);
+        Object.assign(record, {
+          status: "cached",
+          outputs: cached.outputs,
+          summary: cached.summary,
+          finishedAt: now(),
+          seconds: (performance.now() - started) / 1000,
+        });
+        log.info(`${stage.name}: cached (key ${plan.key.slice(0, 12)})`);
+        digests.set(stage.name, await outputsDigest(cached.outputs));
+        await save();
+      };
+
+      let found = await lookupCacheEntry(cacheDir, stage.name, plan.key);
+      if (found.state === "hit") return await serve(found.manifest);
+
+      // A miss or a damaged entry: build it, holding the entry's lock.
+      const entryLock = await acquireLock(join(cacheDir, stage.name, `${plan.key}.lock`), {
+        stage: "usage",
+        what: `the ${stage.name} cache entry ${plan.key.slice(0, 12)} (being built)`,
+        purpose: `pipeline --out ${runDir}`,
+        onNote: (line) => log.info(`note: ${line}`),
+      });
+      try {
+        // Another process may have finished it meanwhile.
+        found = await lookupCacheEntry(cacheDir, stage.name, plan.key);
+        if (found.state === "hit") return await serve(found.manifest);
+        let damaged = "";
+        if (found.state === "damaged") {
+          damaged = `cache entry damaged: ${found.why}; dropped`;
+          log.info(
+            `${stage.name}: cache entry ${
+              plan.key.slice(0, 12)
+            } is damaged (${found.why}); dropped, rebuilding`,
+          );
+          await dropCacheEntry(cacheDir, stage.name, plan.key);
+        }
+        record.reason = damaged ||
+          explainRerun(await previousKeyParts(cacheDir, previous, stage.name), keyParts);
+        record.status = "running";
+        if (resuming) {
+          // Copy-on-write: the stage continues in place, so nothing it writes may reach a shared inode.
+          await detachFiles(dir);
+        } else {
+          await Deno.remove(dir, { recursive: true }).catch(() => {});
+        }
+        await Deno.mkdir(dir, { recursive: true });
+        log.info(`${stage.name}: running (${resuming ? "resume requested; " : ""}${record.reason})`);
+        await save();
+
+        const ctx: StageContext = {
+          config,
+          dir,
+          runDir,
+          cacheDir,
+          resume: resuming,
+          log,
+          input: (name) => {
+            if (!stage.deps.includes(name)) {
+              throw new Error(`stage ${stage.name} did not declare input ${name}`);
+            }
+            return join(runDir, name);
+          },
+        };
+        try {
+          const summary = (await stage.run(ctx)) ?? undefined;
+          const outputs = await hashOutputs(dir);
+          const entry: CacheManifest = {
+            stage: stage.name,
+            key: plan.key,
+            keyParts,
+            outputs,
+            summary,
+            createdAt: now(),
+          };
+          await storeCacheEntry(cacheDir, dir, entry);
+          await writeJsonAtomic(join(cacheDir, stage.name, "latest.json"), { key: plan.key, keyParts });
+          const seconds = (performance.now() - started) / 1000;
+          Object.assign(record, { status: "done", outputs, summary, finishedAt: now(), seconds });
+          digests.set(stage.name, await outputsDigest(outputs));
+          log.info(`${stage.name}: done in ${formatDuration(seconds)}`);
+          await save();
+        } catch (err) {
+          record.status = "failed";
+          record.finishedAt = now();
+          record.seconds = (performance.now() - started) / 1000;
+          record.error = err instanceof PipelineError ? err.message : String(err);
+          throw err;
+        }
+      } finally {
+        await entryLock.release();
+      }
+    };
+    for (const stage of selected) {
+      current = stage.name;
+      await runStage(stage);
+    }
+    manifest.status = "done";
+    await save();
+    return manifest;
+  } catch (err) {
+    clearInterval(heartbeat);
+    // A refused resume leaves the record of the run it was asked to continue as it was.
+    if (refusedResume && previous) {
+      await saving.catch(() => {});
+      await writeRunManifest(runDir, previous);
+    } else await fail(err, current);
+    throw err;
+  } finally {
+    clearInterval(heartbeat);
+    await saving.catch(() => {});
+  }
 }

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { selectBackend } from "../lib/model/backend.ts";
+import {
+  CHECKPOINT_FILES,
+  loadModel,
+  loadOptimizerState,
+  readCheckpointState,
+  saveCheckpoint,
+} from "../lib/model/checkpoint.ts";
+import { buildResNet } from "../lib/model/resnet.ts";
+import { createTrainStep } from "../lib/train/step.ts";
+import { syntheticBatch } from "../lib/data/synthetic_batch.ts";
+import { PipelineError } from "../lib/core/errors.ts";
+
+await selectBackend("cpu");
+
+/** A real `last` checkpoint of a tiny network after one step: weights, momentum slots and state. */
+async function checkpoint(): Promise<string> {
+  const dir = join(await Deno.makeTempDir({ prefix: "ckpt-faults-" }), "last");
+  const model = buildResNet("tiny", { numClasses: 10, seed: 3 });
+  const optimizer = tf.train.momentum(0.05, 0.9);
+  await createTrainStep(model, optimizer, 10)(syntheticBatch(4, 1, { label: (i) => i % 10 }));
+  await saveCheckpoint(dir, model, { optimizer, state: { version: 1, next: { epoch: 1, step: 0 } } });
+  model.dispose();
+  optimizer.dispose();
+  return dir;
+}
+
+async function rejectsOneLine(fn: () => Promise<unknown>, file: string, pattern: RegExp) {
+  await assert.rejects(fn, (err: unknown) => {
+    assert.ok(err instanceof PipelineError, `a PipelineError, not ${err}`);
+    assert.equal(err.stage, "train");
+    assert.equal(err.exitCode, 1);
+    assert.ok(!err.message.includes("\n"), err.message);
+    assert.ok(err.message.includes(file), `names ${file}: ${err.message}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("a truncated weights.bin is one line naming it", async () => {
+  const dir = await checkpoint();
+  const path = join(dir, CHECKPOINT_FILES.weights);
+  const bytes = await Deno.readFile(path);
+  await Deno.writeFile(path, bytes.subarray(0, bytes.length - 100));
+  await rejectsOneLine(() => loadModel(dir), path, /holds \d+ bytes; model\.json describes \d+/);
+});
+
+Deno.test("a weight set to 1e30 (or NaN) is refused on load", async () => {
+  for (const value of [1e30, NaN, -Infinity]) {
+    const dir = await checkpoint();
+    const path = join(dir, CHECKPOINT_FILES.weights);
+    const bytes = await Deno.readFile(path);
+    new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)[17] = value;
+    await Deno.writeFile(path, bytes);
+    await rejectsOneLine(
+      () => loadModel(dir),
+      path,
+      /kernel\[17\] is \S+ \(a weight must be finite and within ±1000000\); the file is damaged$/,
+    );
+  }
+});
+
+Deno.test("a garbage state.json or model.json is one line naming it", async () => {
+  const dir = await checkpoint();
+  const state = join(dir, CHECKPOINT_FILES.state);
+  await Deno.writeFile(state, new Uint8Array([0x7b, 0xff, 0x00, 0x13]));
+  await rejectsOneLine(() => readCheckpointState(dir), state, /not valid JSON/);
+  await Deno.writeTextFile(state, "[1, 2]");
+  await rejectsOneLine(() => readCheckpointState(dir), state, /not a JSON object/);
+  const model = join(dir, CHECKPOINT_FILES.model);
+  await Deno.writeTextFile(model, '{"format": "layers-model"');
+  await rejectsOneLine(() => loadModel(dir), model, /not valid JSON/);
+});
+
+Deno.test("a short optimizer.bin, or a non-finite momentum, is one line naming it", async () => {
+  const dir = await checkpoint();
+  const model = await loadModel(dir);
+  const bin = join(dir, CHECKPOINT_FILES.optimizerWeights);
+  const bytes = await Deno.readFile(bin);
+  try {
+    await Deno.writeFile(bin, bytes.subarray(0, 64));
+    await rejectsOneLine(
+      () => loadOptimizerState(dir, model, tf.train.momentum(0.05, 0.9)),
+      bin,
+      /holds 64 bytes; optimizer\.json describes \d+/,
+    );
+    const bad = bytes.slice();
+    new Float32Array(bad.buffer)[3] = Infinity;
+    await Deno.writeFile(bin, bad);
+    await rejectsOneLine(
+      () => loadOptimizerState(dir, model, tf.train.momentum(0.05, 0.9)),
+      bin,
+      /is Infinity/,
+    );
+    await Deno.writeFile(bin, bytes);
+    assert.equal(
+      await loadOptimizerState(dir, model, tf.train.momentum(0.05, 0.9)),
+      true,
+      "the intact one loads",
+    );
+  } finally {
+    model.dispose();
+  }
+});
