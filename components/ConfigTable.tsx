@@ -3,7 +3,8 @@
  *
  * @example
  * ```tsx
- * <ConfigTable config={{ epochs: 5, batchSize: 256 }} />
+ * import { ConfigTable } from "./ConfigTable.tsx";
+ * export const table = <ConfigTable config={{ epochs: 5, batchSize: 256 }} />;
  * ```
  * @module
  */

@@ -4,7 +4,10 @@
  *
  * @example
  * ```tsx
- * <Island name="CurvesChart" props={{ series: [curve] }} />
+ * import { Island } from "./Island.tsx";
+ * import type { CurveData } from "@/islands/types.ts";
+ * declare const curve: CurveData;
+ * export const island = <Island name="CurvesChart" props={{ series: [curve] }} />;
  * ```
  * @module
  */

@@ -3,7 +3,8 @@
  *
  * @example
  * ```tsx
- * <Notes missing={["evaluate/evaluation.json is missing: no confusion matrix"]} notes={[]} />
+ * import { Notes } from "./Notes.tsx";
+ * export const notes = <Notes missing={["evaluate/evaluation.json is missing: no confusion matrix"]} notes={[]} />;
  * ```
  * @module
  */

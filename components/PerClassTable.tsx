@@ -3,7 +3,8 @@
  *
  * @example
  * ```tsx
- * <PerClassTable rows={[{ class: "cat", accuracy: 0.4, count: 1000 }]} />
+ * import { PerClassTable } from "./PerClassTable.tsx";
+ * export const table = <PerClassTable rows={[{ class: "cat", accuracy: 0.4, count: 1000 }]} />;
  * ```
  * @module
  */

@@ -3,7 +3,9 @@
  *
  * @example
  * ```tsx
- * <SampleGrid runId="quick" labels={[3, 8]} classes={classes} />
+ * import { SampleGrid } from "./SampleGrid.tsx";
+ * declare const classes: string[];
+ * export const grid = <SampleGrid runId="quick" labels={[3, 8]} classes={classes} />;
  * ```
  * @module
  */

@@ -3,7 +3,8 @@
  *
  * @example
  * ```tsx
- * <StatusBadge status="running" />
+ * import { StatusBadge } from "./StatusBadge.tsx";
+ * export const badge = <StatusBadge status="running" />;
  * ```
  * @module
  */

@@ -5,7 +5,8 @@
  *
  * @example
  * ```tsx
- * <ClassifyBox runId="quick" maxBytes={2_000_000} />
+ * import ClassifyBox from "./ClassifyBox.tsx";
+ * export const box = <ClassifyBox runId="quick" maxBytes={2_000_000} />;
  * ```
  * @module
  */

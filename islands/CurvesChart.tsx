@@ -3,8 +3,12 @@
  *
  * @example
  * ```tsx
- * <CurvesChart series={[curve]} />
- * <CurvesChart series={[]} live={{ runId: "quick", initial: snapshot }} />
+ * import CurvesChart from "./CurvesChart.tsx";
+ * import type { CurveData, LiveSnapshot } from "./types.ts";
+ * declare const curve: CurveData;
+ * declare const snapshot: LiveSnapshot;
+ * export const one = <CurvesChart series={[curve]} />;
+ * export const live = <CurvesChart series={[]} live={{ runId: "quick", initial: snapshot }} />;
  * ```
  * @module
  */

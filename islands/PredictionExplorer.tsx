@@ -5,7 +5,13 @@
  *
  * @example
  * ```tsx
- * <PredictionExplorer runId="quick" classes={classes} predictions={columns} testImageCount={10000} />
+ * import PredictionExplorer from "./PredictionExplorer.tsx";
+ * import type { PredictionColumns } from "./types.ts";
+ * declare const classes: string[];
+ * declare const columns: PredictionColumns;
+ * export const grid = (
+ *   <PredictionExplorer runId="quick" classes={classes} predictions={columns} testImageCount={10000} />
+ * );
  * ```
  * @module
  */

@@ -3,7 +3,10 @@
  *
  * @example
  * ```tsx
- * <RunMonitor runId="quick" initial={snapshot} />
+ * import RunMonitor from "./RunMonitor.tsx";
+ * import type { LiveSnapshot } from "./types.ts";
+ * declare const snapshot: LiveSnapshot;
+ * export const monitor = <RunMonitor runId="quick" initial={snapshot} />;
  * ```
  * @module
  */

@@ -3,7 +3,8 @@
  *
  * @example
  * ```tsx
- * <NotFound what="run ../x" />
+ * import NotFound from "./_404.tsx";
+ * export const page = <NotFound what="run ../x" />;
  * ```
  * @module
  */

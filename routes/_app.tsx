@@ -3,7 +3,12 @@
  *
  * @example
  * ```tsx
- * <App title="Runs"><p>hello</p></App>
+ * import App from "./_app.tsx";
+ * export const page = (
+ *   <App title="Runs">
+ *     <p>hello</p>
+ *   </App>
+ * );
  * ```
  * @module
  */

@@ -22,14 +22,19 @@ const { values } = parseArgs({
     chromium: { type: "string", default: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium" },
   },
 });
-const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, createApp({ runsDir: values.runs }).fetch);
+const server = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  createApp({ runsDir: values.runs }).fetch,
+);
 const browser = await chromium.launch({
   executablePath: values.chromium,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const response = await page.goto(`http://127.0.0.1:${server.addr.port}/runs/${encodeURIComponent(values.run)}`);
+  const response = await page.goto(
+    `http://127.0.0.1:${server.addr.port}/runs/${encodeURIComponent(values.run)}`,
+  );
   if (!response?.ok()) throw new Error(`screenshot: /runs/${values.run} answered ${response?.status()}`);
   await page.waitForSelector('[data-island="PredictionExplorer"][data-hydrated="true"]');
   await page.waitForSelector('[data-island="CurvesChart"][data-hydrated="true"]');
