@@ -36,7 +36,8 @@ export interface DashboardOptions {
  *
  * @example
  * ```ts
- * parseDashboardArgs(["--port", "9000"]).port; // 9000
+ * const options = parseDashboardArgs(["--port", "9000"]);
+ * if (options !== "help") console.log(options.port); // 9000
  * ```
  */
 export function parseDashboardArgs(args: string[]): DashboardOptions | "help" {

@@ -52,6 +52,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  *
  * @example
  * ```ts
+ * import { selectBackend } from "../lib/model/mod.ts";
  * await selectBackend("webgpu");
  * const row = await benchTrain("tiny", 16, { steps: 3, backend: "webgpu" });
  * ```

@@ -3,6 +3,8 @@
  *
  * @example
  * ```ts
+ * import type { RunView } from "@/lib/dashboard/mod.ts";
+ * declare const view: RunView;
  * import { curveData } from "./island_props.ts";
  * const curve = curveData("quick", view.epochs, view.metrics);
  * ```

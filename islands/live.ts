@@ -4,6 +4,8 @@
  *
  * @example
  * ```ts
+ * import type { LiveSnapshot } from "./types.ts";
+ * declare const initialSnapshot: LiveSnapshot;
  * import { liveRun } from "./live.ts";
  * const state = liveRun("quick", initialSnapshot);
  * console.log(state.value.status);

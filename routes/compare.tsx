@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const res = await createApp({ runsDir: "runs" }).request("/compare?run=quick&run=smoke");
  * ```
  * @module

@@ -3,6 +3,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const res = await createApp({ runsDir: "runs" }).request("/");
  * ```
  * @module

@@ -256,6 +256,10 @@ function batchStream(first: number, steps: number, prefetch: number, make: (step
  *
  * @example
  * ```ts
+ * import { type AugmentPlan, type SplitData, TUTORIAL_MEAN, TUTORIAL_STD } from "./mod.ts";
+ * declare const data: SplitData;
+ * declare const plan: AugmentPlan;
+ * const [mean, std] = [[...TUTORIAL_MEAN], [...TUTORIAL_STD]];
  * const stream = trainBatches(data, plan, { epoch: 0, batchSize: 256, mean, std, startStep: 10 });
  * const reader = stream.getReader();
  * const { value } = await reader.read(); // step 10 of epoch 0
@@ -309,6 +313,8 @@ export function trainBatches(
  *
  * @example
  * ```ts
+ * import { TUTORIAL_MEAN, TUTORIAL_STD } from "./channel_stats.ts";
+ * const [mean, std] = [[...TUTORIAL_MEAN], [...TUTORIAL_STD]];
  * const test = await readSplit("runs/quick/decode", "test");
  * for await (const batch of testBatches(test, { batchSize: 64, mean, std })) console.log(batch.size);
  * ```

@@ -17,6 +17,8 @@ import { IMAGE_BYTES } from "./cifar_format.ts";
  *
  * @example
  * ```ts
+ * import type { SplitData } from "./batches.ts";
+ * declare const test: SplitData;
  * limitSplit(test, null) === test; // true
  * ```
  */

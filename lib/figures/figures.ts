@@ -82,6 +82,7 @@ function base64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * const pixels = new Uint8Array(32 * 32 * 3);
  * const figure = titledGrid([{ pixels, title: "cat", color: "#000000" }], { title: "Samples" });
  * await Deno.writeFile("samples.png", figure.png);
  * ```
@@ -153,6 +154,8 @@ export function titledGrid(
  *
  * @example
  * ```ts
+ * const pixels = new Uint8Array(32 * 32 * 3);
+ * const classes = ["airplane", "automobile", "bird", "cat"];
  * const figure = predictionGrid([{ pixels, index: 0, label: 3, pred: 3, confidence: 0.9 }], classes);
  * ```
  */
@@ -186,6 +189,8 @@ export function predictionGrid(
  *
  * @example
  * ```ts
+ * const pixels = new Uint8Array(32 * 32 * 3);
+ * const classes = ["airplane", "automobile", "bird", "cat"];
  * const figure = sampleGrid([{ pixels, label: 3 }], classes);
  * ```
  */

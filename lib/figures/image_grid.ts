@@ -104,6 +104,7 @@ export function gridLayout(count: number, options: GridLayoutOptions): GridLayou
  *
  * @example
  * ```ts
+ * const pixels = new Uint8Array(32 * 32 * 3);
  * const image = renderGrid([{ pixels, frame: [31, 79, 209] }], gridLayout(1, { columns: 1 }));
  * ```
  */
@@ -159,6 +160,7 @@ function fillRect(data: Uint8Array, width: number, x0: number, y0: number, w: nu
  *
  * @example
  * ```ts
+ * const pixels = new Uint8Array(32 * 32 * 3);
  * scaleTile(pixels, 2).width; // 64
  * ```
  */

@@ -97,6 +97,7 @@ export function decodePng(bytes: Uint8Array): RasterImage {
  *
  * @example
  * ```ts
+ * const bytes = await Deno.readFile("samples.png");
  * const [r, g, b] = pixelAt(decodePng(bytes), 0, 0);
  * ```
  */

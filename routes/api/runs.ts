@@ -3,6 +3,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const runs = await (await createApp({ runsDir: "runs" }).request("/api/runs")).json();
  * ```
  * @module

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const res = await createApp({ runsDir: "runs" }).request("/runs/quick");
  * ```
  * @module

@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * await createApp({ runsDir: "runs" }).request("/api/compare/metrics.csv?run=a&run=b");
  * ```
  * @module

@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const run = await (await createApp({ runsDir: "runs" }).request("/api/runs/quick")).json();
  * ```
  * @module

@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const live = await (await createApp({ runsDir: "runs" }).request("/api/runs/quick/live")).json();
  * ```
  * @module

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * await createApp({ runsDir: "runs" }).request("/runs/quick/files/visualize/samples.png");
  * ```
  * @module

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * await createApp({ runsDir: "runs" }).request("/api/runs/quick/download/curves.csv");
  * ```
  * @module

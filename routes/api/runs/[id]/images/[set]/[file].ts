@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { createApp } from "@/app.ts";
  * const png = await (await createApp({ runsDir: "runs" }).request("/api/runs/quick/images/test/0.png")).bytes();
  * ```
  * @module
