@@ -8,13 +8,9 @@
  * ```
  * @module
  */
-
-/** What a badge says for a status, where it is more than the word itself. */
-const LABELS: Record<string, string> = {
-  stopped: "stopped (process gone)",
-};
+import { statusLabel } from "@/lib/core/mod.ts";
 
 /** A status badge. */
 export function StatusBadge({ status }: { status: string }) {
-  return <span class={`badge status-${status}`}>{LABELS[status] ?? status}</span>;
+  return <span class={`badge status-${status}`}>{statusLabel(status)}</span>;
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import { liveRun } from "./live.ts";
-import { formatBytes, formatSeconds } from "@/lib/core/format.ts";
+import { formatBytes, formatSeconds, statusLabel } from "@/lib/core/format.ts";
 import type { LiveSnapshot } from "./types.ts";
 
 /** Props of {@linkcode RunMonitor}. */
@@ -28,7 +28,7 @@ export default function RunMonitor({ runId, initial }: RunMonitorProps) {
   return (
     <div class="run-monitor" data-status={live.status}>
       <p class="status-line">
-        <span class={`badge status-${live.status}`}>{live.status}</span>
+        <span class={`badge status-${live.status}`}>{statusLabel(live.status)}</span>
         {p && live.status === "running" && (
           <span class="progress">
             epoch {p.epoch}

@@ -4,9 +4,13 @@ import { join } from "node:path";
 const FIXTURE = new URL("./fixtures/shared_data.ts", import.meta.url).href;
 
 async function denoTest(file: string, env: Record<string, string> = {}) {
+  // The child decides from its own REQUIRE_SHARED_DATA alone, not from the one CI sets for this process.
+  const inherited = Deno.env.toObject();
+  delete inherited.REQUIRE_SHARED_DATA;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["test", "--allow-all", file],
-    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    env: { ...inherited, NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -88,3 +88,17 @@ export function formatDate(iso: string | null | undefined): string {
 export function plural(count: number, noun: string, many = `${noun}s`): string {
   return `${count.toLocaleString("en-US")} ${count === 1 ? noun : many}`;
 }
+
+/**
+ * A run's or stage's status as a badge says it: the word itself, or more where the word alone misleads
+ * ("stopped" is a run marked running whose process is gone).
+ *
+ * @example
+ * ```ts
+ * statusLabel("stopped"); // "stopped (process gone)"
+ * statusLabel("done"); // "done"
+ * ```
+ */
+export function statusLabel(status: string): string {
+  return status === "stopped" ? "stopped (process gone)" : status;
+}

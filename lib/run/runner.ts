@@ -156,6 +156,11 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
   }
 }
 
+/** Whether `now` asks for more epochs than `before`, the params being otherwise compared as they are. */
+function epochIncrease(before: Record<string, unknown>, now: Record<string, unknown>): boolean {
+  return typeof before.epochs === "number" && typeof now.epochs === "number" && now.epochs > before.epochs;
+}
+
 function refuseResume(stage: StageName, differences: string): never {
   throw new PipelineError(
     "usage",
@@ -244,14 +249,32 @@ async function runLocked(all: readonly StageDefinition[], options: RunOptions): 
   }
   // A resume continues only the same run: the resumable stages and everything upstream of them must
   // have the params and code they had (their inputs are checked when the stage is reached).
+  // One difference is allowed, and only it: more epochs than before (`--resume --epochs N`), which extends a
+  // finished run; the stages it touches get new keys, and their inputs change with it.
   const resumable = selected.filter((s) => s.resumable).map((s) => s.name);
+  let extending = false;
   if (options.resume && previous && resumable.length) {
     for (const stage of withUpstream(selected, resumable)) {
       const before = previous.stages?.[stage.name]?.keyParts;
       if (!before) continue;
       const parts = fixed.get(stage.name)!;
+      const [was, asked] = [before.params.epochs, parts.params.epochs];
+      if (typeof was === "number" && typeof asked === "number" && asked < was) {
+        throw new PipelineError(
+          "usage",
+          `--resume --epochs ${asked}: this run was made for ${was} epochs; a resume can only add epochs ` +
+            `(drop --resume to start over)`,
+          { exitCode: 2 },
+        );
+      }
+      const more = epochIncrease(before.params, parts.params);
+      extending ||= more;
       const differences = keyDifferences(
-        { params: before.params, inputs: {}, code: before.code },
+        {
+          params: more ? { ...before.params, epochs: parts.params.epochs } : before.params,
+          inputs: {},
+          code: before.code,
+        },
         { ...parts, inputs: {} },
       );
       if (differences) refuseResume(stage.name, differences);
@@ -285,7 +308,7 @@ async function runLocked(all: readonly StageDefinition[], options: RunOptions): 
       const resuming = options.resume === true && stage.resumable === true;
       if (resuming) {
         const before = previous?.stages?.[stage.name]?.keyParts;
-        const differences = before ? keyDifferences(before, keyParts) : "";
+        const differences = before && !extending ? keyDifferences(before, keyParts) : "";
         if (differences) {
           refusedResume = true;
           throw new PipelineError(
