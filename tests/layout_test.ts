@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { codeDigestsOf } from "../lib/run/code_graph.ts";
+import { codeDigestsOf, moduleGraph } from "../lib/run/code_graph.ts";
 import { explainRerun } from "../lib/run/runner.ts";
 import { PROJECT_ROOT } from "../lib/core/paths.ts";
 import { STAGES } from "../pipeline/stages.ts";
@@ -39,28 +39,11 @@ interface Edge {
 async function projectEdges(entries: string[]): Promise<Edge[]> {
   const edges = new Map<string, Edge>();
   for (const entry of entries) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "info",
-        "--json",
-        "--quiet",
-        "--config",
-        join(PROJECT_ROOT, "deno.json"),
-        join(PROJECT_ROOT, entry),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-      modules: {
-        specifier: string;
-        dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
-      }[];
-    };
+    const graph = await moduleGraph(new URL(`file://${join(PROJECT_ROOT, entry)}`));
     for (const mod of graph.modules) {
       if (!mod.specifier.startsWith("file:")) continue;
       const from = relative(PROJECT_ROOT, fileURLToPath(mod.specifier));
+      // Type-only imports count here: a folder may not even name another's types against the directions.
       for (const dep of mod.dependencies ?? []) {
         for (const target of [dep.code?.specifier, dep.type?.specifier]) {
           if (target) {

@@ -20,15 +20,16 @@ import { sha256File } from "../core/mod.ts";
 import { PROJECT_ROOT } from "../core/mod.ts";
 
 /** One module of `deno info --json`'s graph, the fields read here. */
-interface InfoModule {
+export interface InfoModule {
   kind: "esm" | "npm" | "node" | string;
   specifier: string;
   npmPackage?: string;
-  dependencies?: { specifier: string; code?: { specifier: string } }[];
+  /** `code`: what the import runs; `type`: what a type-only import (or a types file) resolves to. */
+  dependencies?: { specifier: string; code?: { specifier: string }; type?: { specifier: string } }[];
 }
 
 /** What `deno info --json` prints, the fields read here. */
-interface InfoGraph {
+export interface InfoGraph {
   modules: InfoModule[];
   redirects: Record<string, string>;
   npmPackages: Record<string, { name: string; version: string; dependencies: string[] }>;
@@ -42,7 +43,19 @@ export interface CodeGraphOptions {
   config?: string;
 }
 
-async function infoGraph(entry: URL, config: string | undefined): Promise<InfoGraph> {
+/**
+ * The module graph of `entry` as Deno resolves it (`deno info --json`), with `<root>/deno.json`'s import map
+ * where it exists.
+ *
+ * @example
+ * ```ts
+ * const graph = await moduleGraph(new URL("../../pipeline/train.ts", import.meta.url));
+ * console.log(graph.modules.length);
+ * ```
+ */
+export async function moduleGraph(entry: URL, options: CodeGraphOptions = {}): Promise<InfoGraph> {
+  const root = options.root ?? PROJECT_ROOT;
+  const config = options.config ?? (await exists(`${root}/deno.json`) ? `${root}/deno.json` : undefined);
   const args = ["info", "--json", "--quiet", ...(config ? ["--config", config] : []), entry.href];
   const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) {
@@ -76,8 +89,7 @@ export async function codeDigestsOf(
   options: CodeGraphOptions = {},
 ): Promise<Record<string, string>> {
   const root = options.root ?? PROJECT_ROOT;
-  const config = options.config ?? (await exists(`${root}/deno.json`) ? `${root}/deno.json` : undefined);
-  const graph = await infoGraph(entry, config);
+  const graph = await moduleGraph(entry, options);
   const byUrl = new Map(graph.modules.map((m) => [m.specifier, m]));
   const resolve = (s: string) => graph.redirects[s] ?? s;
 

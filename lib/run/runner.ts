@@ -156,11 +156,6 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
   }
 }
 
-/** Whether `now` asks for more epochs than `before`, the params being otherwise compared as they are. */
-function epochIncrease(before: Record<string, unknown>, now: Record<string, unknown>): boolean {
-  return typeof before.epochs === "number" && typeof now.epochs === "number" && now.epochs > before.epochs;
-}
-
 function refuseResume(stage: StageName, differences: string): never {
   throw new PipelineError(
     "usage",
@@ -259,7 +254,8 @@ async function runLocked(all: readonly StageDefinition[], options: RunOptions): 
       if (!before) continue;
       const parts = fixed.get(stage.name)!;
       const [was, asked] = [before.params.epochs, parts.params.epochs];
-      if (typeof was === "number" && typeof asked === "number" && asked < was) {
+      const counted = typeof was === "number" && typeof asked === "number";
+      if (counted && asked < was) {
         throw new PipelineError(
           "usage",
           `--resume --epochs ${asked}: this run was made for ${was} epochs; a resume can only add epochs ` +
@@ -267,7 +263,7 @@ async function runLocked(all: readonly StageDefinition[], options: RunOptions): 
           { exitCode: 2 },
         );
       }
-      const more = epochIncrease(before.params, parts.params);
+      const more = counted && asked > was;
       extending ||= more;
       const differences = keyDifferences(
         {
