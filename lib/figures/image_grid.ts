@@ -12,8 +12,7 @@
  * @module
  */
 import type { RasterImage } from "./png.ts";
-import { IMAGE_CHANNELS } from "../contract/mod.ts";
-import { IMAGE_SIZE } from "../data/mod.ts";
+import { IMAGE_BYTES, IMAGE_SIZE } from "../data/mod.ts";
 
 /** An RGB colour as three bytes. */
 export type Rgb = [number, number, number];
@@ -115,7 +114,7 @@ export function renderGrid(tiles: GridTile[], layout: GridLayout): RasterImage {
   tiles.forEach((tile, i) => {
     const cell = layout.cells[i];
     if (!cell) return;
-    if (tile.pixels.length !== IMAGE_SIZE * IMAGE_SIZE * IMAGE_CHANNELS) {
+    if (tile.pixels.length !== IMAGE_BYTES) {
       throw new RangeError(`Cannot draw tile ${i}: expected ${IMAGE_SIZE}×${IMAGE_SIZE}×3 bytes`);
     }
     if (tile.frame && frame > 0) {
