@@ -31,7 +31,7 @@ import { type Arch, ARCHS } from "../lib/model/mod.ts";
 import { buildResNet } from "../lib/model/mod.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
-import { type KernelSet, registerKernelSet, unregisterKernelSet } from "../lib/model/mod.ts";
+import { KERNEL_SETS, type KernelSet, registerKernelSet, unregisterKernelSet } from "../lib/model/mod.ts";
 
 /** The configurations compared: tfjs's stock kernels and the project's kernel sets. */
 export type Mode = KernelSet;
@@ -269,17 +269,17 @@ export interface ThroughputReport {
  *
  * @example
  * ```ts
- * parseModes("stock,project,gpu"); // ["stock", "cpu", "gpu"]
+ * parseModes("stock,project,cpu-v1"); // ["stock", "cpu", "cpu-v1"]
  * ```
  */
 export function parseModes(text: string): Mode[] {
   const modes: Mode[] = [];
   for (const raw of text.split(",").map((m) => m.trim()).filter(Boolean)) {
     const m = raw === "project" ? "cpu" : raw;
-    if (m !== "stock" && m !== "cpu" && m !== "gpu") {
-      throw new Error(`unknown mode "${raw}"; use stock, cpu or gpu`);
+    if (!(KERNEL_SETS as readonly string[]).includes(m)) {
+      throw new Error(`unknown mode "${raw}"; use one of ${KERNEL_SETS.join(", ")}`);
     }
-    if (!modes.includes(m)) modes.push(m);
+    if (!modes.includes(m as Mode)) modes.push(m as Mode);
   }
   return modes;
 }

@@ -216,7 +216,7 @@ Deno.test(`ResNet50 has the conv shapes the kernels are checked on (${SHAPES.len
   assert.equal(SHAPES.length, 23);
 });
 
-for (const set of ["cpu", "gpu"] as const) {
+for (const set of ["cpu", "cpu-v1", "gpu"] as const) {
   Deno.test(`${set} conv forward (FusedConv2D, with and without bias + relu) matches stock on every ResNet50 conv`, async () => {
     for (const [i, s] of SHAPES.entries()) {
       const x = seeded([BATCH, s.h, s.w, s.ci], 10 + i);
@@ -289,7 +289,7 @@ for (const set of ["cpu", "gpu"] as const) {
   });
 }
 
-for (const set of ["cpu", "gpu"] as const) {
+for (const set of ["cpu", "cpu-v1", "gpu"] as const) {
   Deno.test(`training a tiny ResNet with the ${set} kernels follows the stock loss curve`, async () => {
     const batch = {
       size: 8,

@@ -2,8 +2,11 @@
  * Which convolution kernels the webgpu backend runs: a policy asked for on the command line (`--kernels`)
  * and the kernel set it resolves to on the adapter at hand.
  *
- * - `cpu`: the kernels shaped for a software adapter (lib/model/kernels/cpu_kernels.ts): 16-lane
- *   workgroups, no workgroup memory. `project`, their name before, is accepted as an alias.
+ * - `cpu`: the kernels shaped for a software adapter (lib/model/kernels/cpu_kernels.ts): register tiles
+ *   of up to 32 rows × 32 channels per invocation, 8-lane workgroups, no workgroup memory.
+ * - `cpu-v1`: the software-adapter kernels of round 1 (16 rows × 4 channels per invocation), kept so that
+ *   the throughput bench can compare. `project`, their name before the `gpu` set, is accepted as an alias of
+ *   `cpu`.
  * - `gpu`: the kernels shaped for a hardware GPU (lib/model/kernels/gpu_kernels.ts): tiled
  *   workgroup-memory implicit GEMMs, split-K with a second summing pass for the filter gradient.
  * - `stock`: tfjs's own kernels.
@@ -20,12 +23,12 @@
  */
 
 /** The kernel policies `--kernels` accepts (`project` is the old name of `cpu`). */
-export const KERNEL_POLICIES = ["auto", "cpu", "gpu", "stock", "project"] as const;
+export const KERNEL_POLICIES = ["auto", "cpu", "cpu-v1", "gpu", "stock", "project"] as const;
 /** One kernel policy. */
 export type KernelPolicy = typeof KERNEL_POLICIES[number];
 
 /** The kernel sets a policy resolves to. */
-export const KERNEL_SETS = ["cpu", "gpu", "stock"] as const;
+export const KERNEL_SETS = ["cpu", "cpu-v1", "gpu", "stock"] as const;
 /** One kernel set. */
 export type KernelSet = typeof KERNEL_SETS[number];
 

@@ -1,8 +1,10 @@
 /**
  * Swap a kernel set's convolution kernels in for tfjs's `webgpu` backend, and back.
  *
- * - `cpu`: shaped for software adapters (lib/model/kernels/cpu_kernels.ts); on llvmpipe a ResNet50 training
- *   step at batch 32 runs about 7× faster than stock (see bench/throughput_bench.ts).
+ * - `cpu`: shaped for software adapters (lib/model/kernels/cpu_kernels.ts): register-tiled implicit GEMMs
+ *   (see bench/throughput_bench.ts for their speed against the others).
+ * - `cpu-v1`: the software-adapter kernels of round 1 (lib/model/kernels/cpu_v1_kernels.ts), kept for the
+ *   comparison.
  * - `gpu`: shaped for hardware GPUs (lib/model/kernels/gpu_kernels.ts): tiled workgroup-memory implicit
  *   GEMMs, split-K with a second summing pass.
  * - `stock`: tfjs's own.
@@ -24,6 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { cpuKernel } from "./kernels/cpu_kernels.ts";
+import { cpuV1Kernel } from "./kernels/cpu_v1_kernels.ts";
 import { gpuKernel } from "./kernels/gpu_kernels.ts";
 import { installDeterminismGuard } from "./kernels/deterministic_guard.ts";
 import { CONV_KERNEL_NAMES, type ConvKernelName } from "./kernels/program.ts";
@@ -79,8 +82,8 @@ export function registerKernelSet(set: KernelSet, options: KernelSetOptions = {}
   unregisterKernelSet();
   if (tf.getBackend() === "webgpu") installDeterminismGuard(tf.backend());
   if (set === "stock") return [];
-  if (set !== "cpu" && set !== "gpu") throw new Error(`Unknown kernel set "${set}"; use cpu, gpu or stock`);
-  const wrap = set === "cpu" ? cpuKernel : gpuKernel;
+  const wrap = { cpu: cpuKernel, "cpu-v1": cpuV1Kernel, gpu: gpuKernel }[set as string];
+  if (!wrap) throw new Error(`Unknown kernel set "${set}"; use cpu, cpu-v1, gpu or stock`);
   const names = [...(options.kernels ?? CONV_KERNEL_NAMES)];
   const kernels: tf.KernelConfig[] = [];
   for (const name of names) {

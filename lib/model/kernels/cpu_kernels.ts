@@ -1,24 +1,26 @@
 /**
  * The `cpu` kernel set: WebGPU convolution kernels for tfjs, shaped for software adapters (Mesa
- * llvmpipe/lavapipe). It was called `project` before the `gpu` set existed.
+ * llvmpipe/lavapipe) by the GEMM roofline of bench/roofline_bench.ts.
  *
- * On llvmpipe a compute shader runs one workgroup per CPU thread, its invocations as SIMD lanes. Stock
- * tfjs kernels are slow there: the tiled matmul/conv kernels synchronise through workgroup memory and
- * barriers (which llvmpipe honours by running invocations as coroutines, our reading of why they are slow),
- * and the filter gradient is a naive loop with one output per invocation. Measured on llvmpipe (LLVM 15,
- * 256 bits), a ResNet50 training step at batch 32 ran 5.8× faster with these kernels than with stock
- * tfjs's (197.8 → 34.0 s a step; see bench/throughput_bench.ts). The kernels here use no workgroup memory and no barrier. Each
- * invocation owns four consecutive channels (a `vec4`) and a block of up to 16 rows of the implicit GEMM,
- * so that the block's operand is read at an address that is the same for every lane (llvmpipe loads it once
- * for all lanes) and the other operand with one `vec4` load per step.
+ * On llvmpipe a compute shader runs one workgroup per CPU thread and its invocations as 8 SIMD lanes.
+ * Every load costs far more than a multiply-add there (in the roofline's GEMMs, fitting time against loads
+ * and FMAs gives a load about 13–30 FMAs' worth), so what decides the speed is how many FMAs each load
+ * feeds: the size of the register tile an invocation owns. On a 512³ GEMM, a tile of 16 rows × 4 columns
+ * (the `cpu-v1` kernels, lib/model/kernels/cpu_v1_kernels.ts) ran at 1.4 GFLOP/s and one of 32 × 32 at
+ * 5.1–5.7 GFLOP/s; workgroup memory (1–2 barriers a tile) and wider loads along k did not help.
  *
- * - `Conv2DBackpropFilter` (NHWC): dW[k, co] = Σ_m im2col(x)[m, k] · dy[m, co], lanes over `co`, a block
- *   of input channels per workgroup.
- * - `FusedConv2D` and `Conv2D` (NHWC, bias and `relu`/`linear` activation): y[m, co] = Σ_k im2col(x)[m, k]
- *   · W[k, co], lanes over `co`, a block of output pixels per workgroup.
- * - `Conv2DBackpropInput` (NHWC): dx[m, ci] = Σ dy · W over the taps that reach pixel m, lanes over `ci`, a
- *   block of input pixels per workgroup; one extra small dispatch first swaps the filter's channel axes so
- *   that four input channels are one `vec4` load.
+ * So each invocation here owns `tm` rows of the implicit GEMM × `4·v` channels (`v` vec4s), up to 32 × 32,
+ * in workgroups of 8 lanes, with no workgroup memory and no barrier. The tile shrinks only where a layer
+ * would otherwise have too few invocations to keep every core busy ({@linkcode chooseTile}). The sums run in
+ * the same order as `cpu-v1`'s (one accumulator per output, k ascending), so both sets give the same bits.
+ *
+ * - `Conv2DBackpropFilter` (NHWC): dW[k, co] = Σ_m im2col(x)[m, k] · dy[m, co]; rows: `tm` consecutive input
+ *   channels at one tap.
+ * - `FusedConv2D` and `Conv2D` (NHWC, bias and `relu`/`linear` activation): y[m, co] = Σ_k im2col(x)[m, k] ·
+ *   W[k, co]; rows: `tm` output pixels.
+ * - `Conv2DBackpropInput` (NHWC): dx[m, ci] = Σ dy · W over the taps that reach pixel m; rows: `tm` input
+ *   pixels of one stride phase; one small dispatch first swaps the filter's channel axes so that input
+ *   channels are consecutive.
  *
  * Anything else (NCHW, dilations, channel counts not divisible by 4, other activations) goes to the stock
  * kernel. {@linkcode cpuKernel} wraps one stock kernel; lib/model/webgpu_kernels.ts registers them.
@@ -48,21 +50,87 @@ import {
   type WebGPUBackendLike,
 } from "./program.ts";
 
-/** Lanes per workgroup: four channels each. */
-const WORKGROUP = 16;
-/** Rows of the implicit GEMM (input channels or pixels) one invocation owns. */
-const BLOCK = 16;
+/** Lanes per workgroup: one SIMD chunk of llvmpipe's 8 AVX2 lanes (the roofline's best). */
+const WORKGROUP = 8;
+/** The largest tile: rows × vec4 columns per invocation. */
+const MAX_ROWS = 32;
+const MAX_VEC4S = 8;
+/** Fewest invocations a dispatch should have: two workgroups per core on a 2-core machine, and more. */
+const MIN_INVOCATIONS = 64;
 
-/** The largest block ≤ {@linkcode BLOCK} that divides `n` (n itself when n ≤ BLOCK). */
-function blockFor(n: number): number {
-  if (n <= BLOCK) return n;
-  for (const b of [16, 8, 4, 2]) if (n % b === 0) return b;
-  return 1;
+/** One invocation's register tile: `rows` rows of the implicit GEMM × `vec4s` groups of four channels. */
+export interface Tile {
+  rows: number;
+  vec4s: number;
+}
+
+/**
+ * The largest tile (by rows × columns) whose grid has at least {@linkcode MIN_INVOCATIONS} invocations,
+ * or the one with the most invocations when none has. `rowOptions` are the row counts allowed (they must
+ * divide the rows where the kernel cannot clamp); `vec4s` must divide `cols4`.
+ *
+ * @example
+ * ```ts
+ * chooseTile(4096, 16, { rowOptions: [32, 16, 8, 4] }); // { rows: 32, vec4s: 8 }
+ * chooseTile(64, 128, { rowOptions: [32, 16, 8, 4] });  // { rows: 32, vec4s: 4 }: 64 invocations
+ * ```
+ */
+export function chooseTile(rows: number, cols4: number, options: { rowOptions: number[] }): Tile {
+  const candidates: (Tile & { invocations: number })[] = [];
+  for (const r of options.rowOptions) {
+    for (const v of [8, 4, 2, 1]) {
+      if (v > MAX_VEC4S || r > MAX_ROWS || cols4 % v) continue;
+      candidates.push({ rows: r, vec4s: v, invocations: Math.ceil(rows / r) * (cols4 / v) });
+    }
+  }
+  const enough = candidates.filter((c) => c.invocations >= MIN_INVOCATIONS);
+  const pick = enough.length
+    ? enough.reduce((a, b) => (b.rows * b.vec4s > a.rows * a.vec4s ? b : a))
+    : candidates.reduce((a, b) => (b.invocations > a.invocations ? b : a));
+  return { rows: pick.rows, vec4s: pick.vec4s };
+}
+
+/** Row counts ≤ {@linkcode MAX_ROWS} that divide `n` (n itself when small), largest first. */
+function dividingRows(n: number): number[] {
+  if (n <= MAX_ROWS) return [n];
+  return [32, 16, 8, 4, 2, 1].filter((r) => n % r === 0);
+}
+
+/** Rows a kernel may clamp (pixels): any count up to {@linkcode MAX_ROWS}. */
+function clampedRows(n: number): number[] {
+  return [32, 16, 8, 4].map((r) => Math.min(r, n)).filter((r, i, a) => a.indexOf(r) === i);
+}
+
+/** The accumulators of a tile: `acc{row}_{vec4}`. */
+const accumulators = (t: Tile, type: string) =>
+  range(t.rows).flatMap((j) => range(t.vec4s).map((v) => `var acc${j}_${v} = ${type}(0.0);`)).join("\n  ");
+
+/** One k step of the tile: `a{row}` (a scalar) times `b{vec4}` into every accumulator. */
+const tileFma = (t: Tile, type: string) =>
+  range(t.rows).map((j) =>
+    range(t.vec4s).map((v) => `acc${j}_${v} = fma(${type}(a${j}), b${v}, acc${j}_${v});`).join(" ")
+  )
+    .join("\n        ");
+
+/**
+ * The grid of `cols` column groups × `rowBlocks` row blocks as one flat invocation index, columns varying
+ * fastest, so that no lane idles whatever the channel count. (A 2-D grid with the row block taken from
+ * `workgroupId`, lane-uniform, was no faster in the roofline's GEMMs, and slower on some conv shapes.)
+ */
+function grid(cols: number, rowBlocks: number): { code: string; dispatch: [number, number] } {
+  const invocations = cols * rowBlocks;
+  return {
+    code: `let gid = i32(globalId.x);
+  if (gid >= ${invocations}) { return; }
+  let cg = gid % ${cols};
+  let rb = gid / ${cols};`,
+    dispatch: [Math.ceil(invocations / WORKGROUP), 1],
+  };
 }
 
 /**
  * Filter gradient: dW[wR, wC, ci, co] = Σ_{b, oy, ox} x[b, oy·s − pad + wR, ox·s − pad + wC, ci] ·
- * dy[b, oy, ox, co]. Invocation: four output channels × a block of `tm` input channels at one tap.
+ * dy[b, oy, ox, co]. Invocation: `4·v` output channels × `tm` consecutive input channels at one tap.
  */
 function filterGradProgram(c: ConvInfo): Program {
   const {
@@ -74,41 +142,46 @@ function filterGradProgram(c: ConvInfo): Program {
     outHeight: OH,
     outWidth: OW,
   } = c;
-  const KH = c.filterHeight, KW = c.filterWidth, Co4 = Co / 4, tm = blockFor(Ci);
-  const acc = range(tm).map((j) => `var acc${j} = vec4<f32>(0.0);`).join("\n  ");
-  const fma = range(tm).map((j) => `acc${j} = fma(vec4<f32>(x[xb + ${j}]), d, acc${j});`).join("\n        ");
-  const store = range(tm).map((j) => `result[(kBase + ${j}) * ${Co4} + co] = acc${j};`).join("\n  ");
+  const KH = c.filterHeight, KW = c.filterWidth, Co4 = Co / 4;
+  const K = KH * KW * Ci;
+  const t = chooseTile(K, Co4, { rowOptions: dividingRows(Ci) });
+  const g = grid(Co4 / t.vec4s, K / t.rows);
+  const loads = range(t.rows).map((j) => `let a${j} = x[xb + ${j}] * f;`).join(" ");
+  const dyLoads = range(t.vec4s).map((v) => `let b${v} = dy[db + ${v}];`).join(" ");
+  const store = range(t.rows).flatMap((j) =>
+    range(t.vec4s).map((v) => `result[(kBase + ${j}) * ${Co4} + co4 + ${v}] = acc${j}_${v};`)
+  ).join("\n  ");
   return {
     variableNames: ["x", "dy"],
     variableComponents: [1, 4],
     outputComponent: 4,
     outputShape: [KH, KW, Ci, Co],
-    shaderKey: `cpu_dw_${convKey(c)}_${tm}`,
+    shaderKey: `cpu2_dw_${convKey(c)}_${t.rows}_${t.vec4s}`,
     dispatchLayout: { x: [3], y: [0, 1, 2] },
     workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: [Math.ceil(Co4 / WORKGROUP), (KH * KW * Ci) / tm, 1],
+    dispatch: [...g.dispatch, 1],
     getUserCode: () => `
 fn main() {
   _ = uniforms.outShape;
-  let co = i32(globalId.x);
-  let kBase = i32(workgroupId.y) * ${tm};
-  if (co >= ${Co4}) { return; }
+  ${g.code}
+  let co4 = cg * ${t.vec4s};
+  let kBase = rb * ${t.rows};
   let ci0 = kBase % ${Ci};
   let wC = (kBase / ${Ci}) % ${KW};
   let wR = kBase / ${Ci * KW};
-  ${acc}
-  for (var b = 0; b < ${B}; b++) {
-    for (var oy = 0; oy < ${OH}; oy++) {
-      let iy = oy * ${c.strideHeight} - ${c.padInfo.top} + wR;
-      if (iy < 0 || iy >= ${H}) { continue; }
-      for (var ox = 0; ox < ${OW}; ox++) {
-        let ix = ox * ${c.strideWidth} - ${c.padInfo.left} + wC;
-        if (ix < 0 || ix >= ${W}) { continue; }
-        let xb = ((b * ${H} + iy) * ${W} + ix) * ${Ci} + ci0;
-        let d = dy[((b * ${OH} + oy) * ${OW} + ox) * ${Co4} + co];
-        ${fma}
-      }
-    }
+  ${accumulators(t, "vec4<f32>")}
+  // one flat loop over the output pixels, out-of-range taps masked rather than skipped: nested loops with
+  // a divergent \`continue\` made llvmpipe's compile of a large tile take seconds per shader
+  for (var m = 0; m < ${B * OH * OW}; m++) {
+    let iy = ((m / ${OW}) % ${OH}) * ${c.strideHeight} - ${c.padInfo.top} + wR;
+    let ix = (m % ${OW}) * ${c.strideWidth} - ${c.padInfo.left} + wC;
+    let ok = iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W};
+    let xb = select(0, ((m / ${OH * OW}) * ${H * W} + iy * ${W} + ix) * ${Ci}, ok) + ci0;
+    let f = select(0.0, 1.0, ok);
+    let db = m * ${Co4} + co4;
+    ${dyLoads}
+    ${loads}
+    ${tileFma(t, "vec4<f32>")}
   }
   ${store}
 }`,
@@ -117,7 +190,7 @@ fn main() {
 
 /**
  * Forward convolution: y[b, oy, ox, co] = act(Σ_{wR, wC, ci} x[b, oy·s − pad + wR, ox·s − pad + wC, ci] ·
- * W[wR, wC, ci, co] + bias[co]). Invocation: four output channels × a block of `tm` output pixels.
+ * W[wR, wC, ci, co] + bias[co]). Invocation: `4·v` output channels × `tm` output pixels.
  */
 function convForwardProgram(c: ConvInfo, hasBias: boolean, relu: boolean): Program {
   const {
@@ -129,52 +202,60 @@ function convForwardProgram(c: ConvInfo, hasBias: boolean, relu: boolean): Progr
     outHeight: OH,
     outWidth: OW,
   } = c;
-  const KH = c.filterHeight, KW = c.filterWidth, Co4 = Co / 4, M = B * OH * OW, tm = Math.min(BLOCK, M);
-  const setup = range(tm).map((j) =>
+  const KH = c.filterHeight, KW = c.filterWidth, Co4 = Co / 4, M = B * OH * OW;
+  const t = chooseTile(M, Co4, { rowOptions: clampedRows(M) });
+  const g = grid(Co4 / t.vec4s, Math.ceil(M / t.rows));
+  const setup = range(t.rows).map((j) =>
     `let m${j} = min(mBase + ${j}, ${M - 1});
   let iy${j} = ((m${j} / ${OW}) % ${OH}) * ${c.strideHeight} - ${c.padInfo.top};
   let ix${j} = (m${j} % ${OW}) * ${c.strideWidth} - ${c.padInfo.left};
-  let xb${j} = (m${j} / ${OH * OW}) * ${H * W * Ci};
-  var acc${j} = vec4<f32>(0.0);`
+  let xb${j} = (m${j} / ${OH * OW}) * ${H * W * Ci};`
   ).join("\n  ");
-  const taps = range(tm).map((j) =>
+  const taps = range(t.rows).map((j) =>
     `let y${j} = iy${j} + wR; let x${j} = ix${j} + wC;
       let ok${j} = y${j} >= 0 && y${j} < ${H} && x${j} >= 0 && x${j} < ${W};
       let o${j} = select(0, xb${j} + (y${j} * ${W} + x${j}) * ${Ci}, ok${j});
       let f${j} = select(0.0, 1.0, ok${j});`
   ).join("\n      ");
-  const fma = range(tm).map((j) => `acc${j} = fma(vec4<f32>(x[o${j} + ci] * f${j}), w, acc${j});`).join(
-    "\n        ",
-  );
-  const store = range(tm).map((j) => {
-    let v = `acc${j}`;
-    if (hasBias) v = `(${v} + bias[co])`;
-    if (relu) v = `max(${v}, vec4<f32>(0.0))`;
-    return `if (mBase + ${j} < ${M}) { result[(mBase + ${j}) * ${Co4} + co] = ${v}; }`;
-  }).join("\n  ");
+  const loads = range(t.rows).map((j) => `let a${j} = x[o${j} + ci] * f${j};`).join(" ");
+  const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + ci * ${Co4} + ${v}];`).join(" ");
+  const store = range(t.rows).map((j) =>
+    `if (mBase + ${j} < ${M}) {
+    ${
+      range(t.vec4s).map((v) => {
+        let value = `acc${j}_${v}`;
+        if (hasBias) value = `(${value} + bias[co4 + ${v}])`;
+        if (relu) value = `max(${value}, vec4<f32>(0.0))`;
+        return `result[(mBase + ${j}) * ${Co4} + co4 + ${v}] = ${value};`;
+      }).join("\n    ")
+    }
+  }`
+  ).join("\n  ");
   return {
     variableNames: hasBias ? ["x", "W", "bias"] : ["x", "W"],
     variableComponents: hasBias ? [1, 4, 4] : [1, 4],
     outputComponent: 4,
     outputShape: [B, OH, OW, Co],
-    shaderKey: `cpu_conv_${convKey(c)}_${tm}_${hasBias}_${relu}`,
+    shaderKey: `cpu2_conv_${convKey(c)}_${t.rows}_${t.vec4s}_${hasBias}_${relu}`,
     dispatchLayout: { x: [3], y: [0, 1, 2] },
     workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: [Math.ceil(Co4 / WORKGROUP), Math.ceil(M / tm), 1],
+    dispatch: [...g.dispatch, 1],
     getUserCode: () => `
 fn main() {
   _ = uniforms.outShape;
-  let co = i32(globalId.x);
-  let mBase = i32(workgroupId.y) * ${tm};
-  if (co >= ${Co4}) { return; }
+  ${g.code}
+  let co4 = cg * ${t.vec4s};
+  let mBase = rb * ${t.rows};
   ${setup}
+  ${accumulators(t, "vec4<f32>")}
   for (var wR = 0; wR < ${KH}; wR++) {
     for (var wC = 0; wC < ${KW}; wC++) {
       ${taps}
-      let wb = (wR * ${KW} + wC) * ${Ci * Co4} + co;
+      let wb = (wR * ${KW} + wC) * ${Ci * Co4} + co4;
       for (var ci = 0; ci < ${Ci}; ci++) {
-        let w = W[wb + ci * ${Co4}];
-        ${fma}
+        ${wLoads}
+        ${loads}
+        ${tileFma(t, "vec4<f32>")}
       }
     }
   }
@@ -185,11 +266,10 @@ fn main() {
 
 /**
  * Input gradient: dx[b, iy, ix, ci] = Σ_{wR, wC, co} dy[b, oy, ox, co] · W[wR, wC, ci, co] over the taps with
- * oy·s − pad + wR = iy and ox·s − pad + wC = ix. Invocation: four input channels (one when they do not divide
- * by 4) × a block of `tm` input pixels. The pixels are split by phase ((iy + pad) mod s, (ix + pad) mod s),
- * one phase per `workgroupId.z`, so that a block only visits the taps that reach it: a stride-2 conv does a
- * quarter of the work of looping over every tap. `W` is the filter with its channel axes swapped,
- * [KH, KW, Co, Ci] (see {@linkcode transposeFilterProgram}), so that four input channels are one `vec4` load.
+ * oy·s − pad + wR = iy and ox·s − pad + wC = ix. Invocation: `4·v` input channels (one when they do not
+ * divide by 4: the stem's 3) × `tm` input pixels of one stride phase ((iy + pad) mod s, (ix + pad) mod s;
+ * one phase per `workgroupId.z`), so that a block visits only the taps that reach it. `W` is the filter with
+ * its channel axes swapped, [KH, KW, Co, Ci] (see {@linkcode transposeFilterProgram}).
  */
 function inputGradProgram(c: ConvInfo): Program {
   const {
@@ -203,33 +283,34 @@ function inputGradProgram(c: ConvInfo): Program {
   } = c;
   const KH = c.filterHeight, KW = c.filterWidth, sH = c.strideHeight, sW = c.strideWidth;
   const pT = c.padInfo.top, pL = c.padInfo.left;
-  // four input channels per invocation when they divide, else one (the stem's 3)
   const n = Ci % 4 === 0 ? 4 : 1, Ci4 = Ci / n, vt = n === 4 ? "vec4<f32>" : "f32";
   // pixels of the largest phase: an upper bound for every phase's count
   const maxPixels = B * Math.ceil(H / sH) * Math.ceil(W / sW);
-  const tm = Math.min(BLOCK, maxPixels);
-  const setup = range(tm).map((j) =>
+  const t = n === 4
+    ? chooseTile(maxPixels * sH * sW, Ci4, { rowOptions: clampedRows(maxPixels) })
+    : { rows: Math.min(MAX_ROWS, maxPixels), vec4s: 1 };
+  const g = grid(Ci4 / t.vec4s, Math.ceil(maxPixels / t.rows));
+  const setup = range(t.rows).map((j) =>
     `let m${j} = min(mBase + ${j}, count - 1);
   let qx${j} = m${j} % nqx + qxStart;
   let qy${j} = (m${j} / nqx) % nqy + qyStart;
-  let db${j} = (m${j} / (nqx * nqy)) * ${OH * OW * Co};
-  var acc${j} = ${vt}(0.0);`
+  let db${j} = (m${j} / (nqx * nqy)) * ${OH * OW * Co};`
   ).join("\n  ");
-  const taps = range(tm).map((j) =>
+  const taps = range(t.rows).map((j) =>
     `let oy${j} = qy${j} - ty; let ox${j} = qx${j} - tx;
       let ok${j} = oy${j} >= 0 && oy${j} < ${OH} && ox${j} >= 0 && ox${j} < ${OW};
       let o${j} = select(0, db${j} + (oy${j} * ${OW} + ox${j}) * ${Co}, ok${j});
       let f${j} = select(0.0, 1.0, ok${j});`
   ).join("\n      ");
-  const fma = range(tm).map((j) => `acc${j} = fma(${vt}(dy[o${j} + co] * f${j}), w, acc${j});`).join(
-    "\n        ",
-  );
-  const store = range(tm).map((j) =>
+  const loads = range(t.rows).map((j) => `let a${j} = dy[o${j} + co] * f${j};`).join(" ");
+  const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + co * ${Ci4} + ${v}];`).join(" ");
+  const store = range(t.rows).map((j) =>
     `if (mBase + ${j} < count) {
     let b${j} = m${j} / (nqx * nqy);
     let iy${j} = qy${j} * ${sH} + ry - ${pT};
     let ix${j} = qx${j} * ${sW} + rx - ${pL};
-    result[((b${j} * ${H} + iy${j}) * ${W} + ix${j}) * ${Ci4} + c4] = acc${j};
+    let r${j} = ((b${j} * ${H} + iy${j}) * ${W} + ix${j}) * ${Ci4} + c4;
+    ${range(t.vec4s).map((v) => `result[r${j} + ${v}] = acc${j}_${v};`).join(" ")}
   }`
   ).join("\n  ");
   return {
@@ -237,15 +318,16 @@ function inputGradProgram(c: ConvInfo): Program {
     variableComponents: [1, n],
     outputComponent: n,
     outputShape: [B, H, W, Ci],
-    shaderKey: `cpu_dx_${convKey(c)}_${tm}_${n}`,
+    shaderKey: `cpu2_dx_${convKey(c)}_${t.rows}_${t.vec4s}_${n}`,
     dispatchLayout: { x: [3], y: [0, 1, 2] },
     workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: [Math.ceil(Ci4 / WORKGROUP), Math.ceil(maxPixels / tm), sH * sW],
+    dispatch: [...g.dispatch, sH * sW],
     getUserCode: () => `
 fn main() {
   _ = uniforms.outShape;
-  let c4 = i32(globalId.x);
-  let mBase = i32(workgroupId.y) * ${tm};
+  ${g.code}
+  let c4 = cg * ${t.vec4s};
+  let mBase = rb * ${t.rows};
   let ry = i32(workgroupId.z) / ${sW};
   let rx = i32(workgroupId.z) % ${sW};
   // this phase's pixels: iy = qy·s + ry − pad for qy in [qyStart, qyStart + nqy), likewise ix
@@ -256,8 +338,9 @@ fn main() {
   let nqy = select(0, hy / ${sH} - qyStart + 1, hy >= 0);
   let nqx = select(0, hx / ${sW} - qxStart + 1, hx >= 0);
   let count = ${B} * nqy * nqx;
-  if (c4 >= ${Ci4} || mBase >= count) { return; }
+  if (mBase >= count) { return; }
   ${setup}
+  ${accumulators(t, vt)}
   for (var wR = ry; wR < ${KH}; wR += ${sH}) {
     let ty = (wR - ry) / ${sH};
     for (var wC = rx; wC < ${KW}; wC += ${sW}) {
@@ -265,8 +348,9 @@ fn main() {
       ${taps}
       let wb = (wR * ${KW} + wC) * ${Co * Ci4} + c4;
       for (var co = 0; co < ${Co}; co++) {
-        let w = W[wb + co * ${Ci4}];
-        ${fma}
+        ${wLoads}
+        ${loads}
+        ${tileFma(t, vt)}
       }
     }
   }
@@ -284,7 +368,7 @@ function transposeFilterProgram(filterShape: readonly number[]): Program {
     variableComponents: [1],
     outputComponent: 1,
     outputShape: [KH, KW, Co, Ci],
-    shaderKey: `cpu_wt_${filterShape.join("_")}`,
+    shaderKey: `cpu2_wt_${filterShape.join("_")}`,
     dispatchLayout: { x: [3], y: [0, 1, 2] },
     workgroupSize: [64, 1, 1],
     dispatch: [Math.ceil(size / 64), 1, 1],
