@@ -33,3 +33,20 @@ Deno.test("the tutorial's constants are the known (mixed-up) values", () => {
   assert.deepEqual(TUTORIAL_MEAN, [0.4914, 0.4822, 0.4465]);
   assert.deepEqual(TUTORIAL_STD, [0.2023, 0.1994, 0.2010]);
 });
+
+Deno.test("ChannelStats: the word loop counts exactly what the byte loop does, at any offset and length", () => {
+  // One pixel at a time only ever takes the byte loop (3 bytes < a 12-byte group); the result must be
+  // identical to the word loop over the same bytes, bit for bit.
+  const rng = new Rng(3);
+  const bytes = new Uint8Array(3 + 7 * 3072 + 9);
+  for (let i = 0; i < bytes.length; i++) {
+    bytes[i] = rng.nextUint32() % 7 === 0 ? 200 : rng.nextUint32() & 0xff;
+  }
+  const images = bytes.subarray(1, 1 + 7 * 3072 + 9); // odd byte offset; length not a multiple of 12
+  const words = new ChannelStats();
+  words.addMany(images, 7);
+  const pixels = new ChannelStats();
+  for (let i = 0; i < images.length; i += 3) pixels.add(images.subarray(i, i + 3));
+  assert.deepEqual(words.result().mean, pixels.result().mean);
+  assert.deepEqual(words.result().std, pixels.result().std);
+});

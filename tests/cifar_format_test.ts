@@ -43,6 +43,26 @@ Deno.test("chwToHwc interleaves the R, G, B planes row-major", () => {
   assert.deepEqual(Array.from(chwToHwc(chw).subarray(33 * 3, 33 * 3 + 3)), [10, 20, 30]);
 });
 
+Deno.test("chwToHwc works on words: the same bytes as the reference at any offset, short arrays as before", () => {
+  // Records at odd offsets in one buffer (as in a file chunk), and output views at offsets that are not a
+  // multiple of 4: the word loop must give the reference's bytes whatever the alignment.
+  const records = makeRecords(5, 9);
+  for (let i = 0; i < 5; i++) {
+    const chw = records.subarray(i * RECORD_BYTES + 1, (i + 1) * RECORD_BYTES);
+    const shift = i % 4;
+    const out = new Uint8Array(IMAGE_BYTES + 8).subarray(shift, shift + IMAGE_BYTES);
+    assert.equal(chwToHwc(chw, out), out);
+    assert.deepEqual(out, referenceImage(records, i));
+  }
+  // Shorter than an image (here R and the first G byte): missing input reads as 0, output past the end is dropped (the byte loop's way).
+  const short = chwToHwc(new Uint8Array(1025).fill(7));
+  assert.deepEqual(Array.from(short.subarray(0, 6)), [7, 7, 0, 7, 0, 0]);
+  assert.deepEqual(Array.from(short.subarray(IMAGE_BYTES - 3)), [7, 0, 0]);
+  const chw = records.subarray(1, RECORD_BYTES);
+  const small = chwToHwc(chw, new Uint8Array(10));
+  assert.deepEqual(small, referenceImage(records, 0).subarray(0, 10));
+});
+
 Deno.test("parseClassNames reads ten names and rejects anything else", () => {
   assert.deepEqual(parseClassNames(META_TEXT), [
     "airplane",

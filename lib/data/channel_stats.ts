@@ -46,10 +46,15 @@ export interface ChannelStatsResult {
 export class ChannelStats {
   /** Per channel, how many pixels had each value 0..255 (float64 totals, exact up to 2^53). */
   #totals = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
-  /** Per channel counts since the last flush into `#totals` (Uint32: flushed before they could overflow). */
-  #h0 = new Uint32Array(256);
-  #h1 = new Uint32Array(256);
-  #h2 = new Uint32Array(256);
+  /**
+   * Per channel counts since the last flush into `#totals`, two copies side by side: even pixels count in
+   * `[0, 256)`, odd ones in `[256, 512)`, so neighbouring pixels of equal value (common in photos) do not
+   * wait on each other's increment. Int32 (not Uint32) keeps the increments in 32-bit integer arithmetic;
+   * flushed before a count could reach 2^31.
+   */
+  #h0 = new Int32Array(512);
+  #h1 = new Int32Array(512);
+  #h2 = new Int32Array(512);
   #pending = 0;
   #count = 0;
 
@@ -61,11 +66,32 @@ export class ChannelStats {
   /** Adds `count` HWC images stored back to back in `images`. */
   addMany(images: Uint8Array, count: number): void {
     const h0 = this.#h0, h1 = this.#h1, h2 = this.#h2;
-    const block = 3 * 2 ** 30; // bytes per flush: a Uint32 count stays below 2^31
+    const block = 3 * 2 ** 30; // bytes per flush: a count stays below 2^31 (a multiple of 12, see below)
+    // Four pixels (12 bytes) at a time as three little-endian words: a third of the loads of a byte loop.
+    const view = new DataView(images.buffer, images.byteOffset, images.byteLength);
     for (let start = 0; start < images.length; start += block) {
       const end = Math.min(images.length, start + block);
       if (this.#pending + (end - start) > block) this.#flush();
-      for (let i = start; i < end; i += 3) {
+      const words = end - ((end - start) % 12);
+      for (let i = start; i < words; i += 12) {
+        // a = R0 G0 B0 R1, b = G1 B1 R2 G2, c = B2 R3 G3 B3 (low byte first); odd pixels at +256.
+        const a = view.getUint32(i, true);
+        const b = view.getUint32(i + 4, true);
+        const c = view.getUint32(i + 8, true);
+        h0[a & 0xff]++;
+        h1[(a >>> 8) & 0xff]++;
+        h2[(a >>> 16) & 0xff]++;
+        h0[256 | (a >>> 24)]++;
+        h1[256 | (b & 0xff)]++;
+        h2[256 | ((b >>> 8) & 0xff)]++;
+        h0[(b >>> 16) & 0xff]++;
+        h1[b >>> 24]++;
+        h2[c & 0xff]++;
+        h0[256 | ((c >>> 8) & 0xff)]++;
+        h1[256 | ((c >>> 16) & 0xff)]++;
+        h2[256 | (c >>> 24)]++;
+      }
+      for (let i = words; i < end; i += 3) {
         h0[images[i]]++;
         h1[images[i + 1]]++;
         h2[images[i + 2]]++;
@@ -77,7 +103,7 @@ export class ChannelStats {
 
   #flush(): void {
     [this.#h0, this.#h1, this.#h2].forEach((h, c) => {
-      for (let v = 0; v < 256; v++) this.#totals[c][v] += h[v];
+      for (let v = 0; v < 256; v++) this.#totals[c][v] += h[v] + h[256 + v];
       h.fill(0);
     });
     this.#pending = 0;

@@ -70,6 +70,10 @@ export interface CifarRecord {
 /**
  * Reorders one image from the file's planar CHW layout to HWC.
  *
+ * Works on 32-bit words: four pixels at a time, one word from each plane in and three words out, instead of a
+ * byte at a time (the transposition is most of the decode stage's time; this is about twice as fast). The
+ * words are read and written little-endian through DataViews, so the bytes are the same on any platform.
+ *
  * @param chw 3,072 bytes: 1,024 R, 1,024 G, 1,024 B.
  * @param out Where to write (3,072 bytes); a new array when omitted.
  * @returns `out`.
@@ -82,6 +86,32 @@ export interface CifarRecord {
  * ```
  */
 export function chwToHwc(chw: Uint8Array, out: Uint8Array = new Uint8Array(IMAGE_BYTES)): Uint8Array {
+  // Short arrays keep the byte loop's behaviour (missing input reads as 0, output past the end is dropped).
+  if (chw.length < IMAGE_BYTES || out.length < IMAGE_BYTES) return chwToHwcBytes(chw, out);
+  const src = new DataView(chw.buffer, chw.byteOffset, IMAGE_BYTES);
+  const dst = new DataView(out.buffer, out.byteOffset, IMAGE_BYTES);
+  for (let p = 0, o = 0; p < PLANE_BYTES; p += 4, o += 12) {
+    // r = r0 | r1 << 8 | r2 << 16 | r3 << 24 (pixels p..p+3), likewise g and b; out is r0 g0 b0 r1 g1 b1 …
+    const r = src.getUint32(p, true);
+    const g = src.getUint32(p + PLANE_BYTES, true);
+    const b = src.getUint32(p + 2 * PLANE_BYTES, true);
+    dst.setUint32(o, (r & 0xff) | ((g & 0xff) << 8) | ((b & 0xff) << 16) | ((r & 0xff00) << 16), true);
+    dst.setUint32(
+      o + 4,
+      ((g >>> 8) & 0xff) | (b & 0xff00) | (((r >>> 16) & 0xff) << 16) | ((g & 0xff0000) << 8),
+      true,
+    );
+    dst.setUint32(
+      o + 8,
+      ((b >>> 16) & 0xff) | ((r >>> 24) << 8) | ((g >>> 24) << 16) | ((b >>> 24) << 24),
+      true,
+    );
+  }
+  return out;
+}
+
+/** The byte-at-a-time transposition: {@linkcode chwToHwc} for arrays shorter than an image. */
+function chwToHwcBytes(chw: Uint8Array, out: Uint8Array): Uint8Array {
   for (let p = 0, o = 0; p < PLANE_BYTES; p++, o += 3) {
     out[o] = chw[p];
     out[o + 1] = chw[p + PLANE_BYTES];
