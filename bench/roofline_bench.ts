@@ -77,6 +77,7 @@ export function registerTiled(
     kvec?: boolean;
     rowLanes?: number;
     unroll?: number;
+    tvec?: boolean;
   },
 ): GemmVariant {
   const { rows: R, cols: Cc, kvec = false, rowLanes: Wy = 1, unroll: U = 1, tvec = false } = options;

@@ -29,8 +29,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/model/mod.ts";
 import { type Arch, ARCHS } from "../lib/model/mod.ts";
 import { buildResNet } from "../lib/model/mod.ts";
-import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
+import { createTrainStep, disposeOptimizer, momentumOptimizer } from "../lib/train/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
+import { registerTiled, roofline } from "./roofline_bench.ts";
 import { KERNEL_SETS, type KernelSet, registerKernelSet, unregisterKernelSet } from "../lib/model/mod.ts";
 
 /** The configurations compared: tfjs's stock kernels and the project's kernel sets. */
@@ -52,13 +53,154 @@ export interface ModeResult {
   losses: number[];
   /** Live tensors (`tf.memory().numTensors`) before and after the timed steps. */
   tensors: [number, number];
+  /** With `profile`: the kernels of one profiled step (after the warm-up, before the timed steps). */
+  profile?: KernelProfileRow[];
 }
 
-/** One profiled kernel: total milliseconds of a step spent in it and how many times it ran. */
+/**
+ * One row of a step's kernel profile: a kernel, and for a convolution one shape of it, with its calls, the
+ * milliseconds they took (tfjs's webgpu backend times each with timestamp queries) and their FLOPs (the
+ * nominal 2·MACs, as PyTorch counts them; 0 for kernels that are not convolutions).
+ */
 export interface KernelProfileRow {
   name: string;
+  /** For a convolution, "8×8×64→256 1×1/1" (input h×w×c → output channels, kernel/stride); else "". */
+  shape: string;
   ms: number;
   count: number;
+  flops: number;
+}
+
+const CONV_NAMES = new Set(["FusedConv2D", "Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"]);
+const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** A conv call's shape label and FLOPs from its input and output shapes (see {@linkcode KernelProfileRow}). */
+function convCall(name: string, inputs: number[][], output: number[]): { shape: string; flops: number } {
+  let x: number[], filter: number[], y: number[];
+  if (name === "Conv2DBackpropFilter") [x, y, filter] = [inputs[0], inputs[1], output];
+  else if (name === "Conv2DBackpropInput") [y, filter, x] = [inputs[0], inputs[1], output];
+  else [x, filter, y] = [inputs[0], inputs[1], output];
+  const [kh, kw, ci, co] = filter;
+  const stride = Math.round(x[1] / y[1]);
+  return {
+    shape: `${x[1]}×${x[2]}×${ci}→${co} ${kh}×${kw}/${stride}`,
+    flops: 2 * prod(y) * kh * kw * ci,
+  };
+}
+
+/**
+ * Profile one call of `f` (one training step): every kernel it ran, convolutions split by shape, ranked by
+ * time.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const rows = await profileKernels(() => tf.square(tf.scalar(2)).data());
+ * console.log(rows[0].name, rows[0].ms, rows[0].count);
+ * ```
+ */
+export async function profileKernels(
+  f: () => Promise<unknown>,
+  options: { shapes?: boolean } = {},
+): Promise<KernelProfileRow[]> {
+  let inner: Promise<unknown> = Promise.resolve();
+  const info = await tf.profile(() => {
+    inner = f();
+    return tf.scalar(0);
+  });
+  await inner;
+  const rows = new Map<string, KernelProfileRow>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const conv = CONV_NAMES.has(k.name)
+      ? convCall(k.name, k.inputShapes as number[][], k.outputShapes[0] as number[])
+      : {
+        shape: options.shapes ? (k.inputShapes as number[][]).map((s) => s?.join("×")).join(", ") : "",
+        flops: 0,
+      };
+    const key = `${k.name} ${conv.shape}`;
+    const row = rows.get(key) ?? { name: k.name, shape: conv.shape, ms: 0, count: 0, flops: 0 };
+    row.ms += ms;
+    row.count++;
+    row.flops += conv.flops;
+    rows.set(key, row);
+  }
+  return [...rows.values()].sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * The profile as a markdown table: every convolution shape (forward, filter gradient, input gradient) with
+ * its GFLOP/s and fraction of `rooflineGflops`, then every other kernel, then the part of the unprofiled
+ * step time `stepSeconds` that no kernel accounts for (dispatch, readbacks, JavaScript), each as a share of
+ * the step.
+ *
+ * @example
+ * ```ts
+ * const rows = [{ name: "Conv2DBackpropFilter", shape: "8×8×64→64 3×3/1", ms: 50, count: 3, flops: 1.4e8 }];
+ * console.log(profileTable(rows, { rooflineGflops: 5, stepSeconds: 0.2 }).join("\n"));
+ * ```
+ */
+export function profileTable(
+  rows: KernelProfileRow[],
+  options: { rooflineGflops: number; stepSeconds: number; top?: number },
+): string[] {
+  const stepMs = options.stepSeconds * 1000;
+  const pct = (ms: number) => `${(100 * ms / stepMs).toFixed(1)} %`;
+  const gf = (r: { ms: number; flops: number }) => r.flops / (r.ms * 1e6);
+  const lines = [
+    "| kernel | shape | calls | ms | GFLOP/s | of roofline | of step |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const conv = rows.filter((r) => CONV_NAMES.has(r.name));
+  const other = rows.filter((r) => !CONV_NAMES.has(r.name));
+  for (const r of conv.slice(0, options.top ?? conv.length)) {
+    lines.push(
+      `| ${r.name} | ${r.shape} | ${r.count} | ${r.ms.toFixed(0)} | ${gf(r).toFixed(2)} | ` +
+        `${(100 * gf(r) / options.rooflineGflops).toFixed(0)} % | ${pct(r.ms)} |`,
+    );
+  }
+  const sum = (rs: KernelProfileRow[]) => ({
+    ms: rs.reduce((a, r) => a + r.ms, 0),
+    flops: rs.reduce((a, r) => a + r.flops, 0),
+    count: rs.reduce((a, r) => a + r.count, 0),
+  });
+  for (const name of ["FusedConv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"]) {
+    const t = sum(conv.filter((r) => r.name === name || (name === "FusedConv2D" && r.name === "Conv2D")));
+    if (!t.count) continue;
+    lines.push(
+      `| **all ${name}** | | ${t.count} | ${t.ms.toFixed(0)} | ${gf(t).toFixed(2)} | ` +
+        `${(100 * gf(t) / options.rooflineGflops).toFixed(0)} % | ${pct(t.ms)} |`,
+    );
+  }
+  const convTotal = sum(conv);
+  lines.push(
+    `| **all convolutions** | | ${convTotal.count} | ${convTotal.ms.toFixed(0)} | ${
+      gf(convTotal).toFixed(2)
+    } | ` +
+      `${(100 * gf(convTotal) / options.rooflineGflops).toFixed(0)} % | ${pct(convTotal.ms)} |`,
+  );
+  for (const r of other.slice(0, options.top ?? 12)) {
+    lines.push(`| ${r.name} | ${r.shape} | ${r.count} | ${r.ms.toFixed(0)} | | | ${pct(r.ms)} |`);
+  }
+  const rest = sum(other.slice(options.top ?? 12));
+  if (rest.count) {
+    lines.push(
+      `| ${other.length - (options.top ?? 12)} other kernels | | ${rest.count} | ${
+        rest.ms.toFixed(0)
+      } | | | ${pct(rest.ms)} |`,
+    );
+  }
+  const kernels = sum(rows);
+  lines.push(
+    `| **not in any kernel** (dispatch, readbacks, JS) | | | ${(stepMs - kernels.ms).toFixed(0)} | | | ` +
+      `${pct(stepMs - kernels.ms)} |`,
+  );
+  lines.push(
+    `| **step** (unprofiled median) | | ${kernels.count} | ${stepMs.toFixed(0)} | ` +
+      `${(convTotal.flops / (stepMs * 1e6)).toFixed(2)} (conv FLOPs / step time) | ` +
+      `${(100 * convTotal.flops / (stepMs * 1e6) / options.rooflineGflops).toFixed(0)} % | 100 % |`,
+  );
+  return lines;
 }
 
 const median = (xs: number[]) => {
@@ -76,35 +218,6 @@ function useMode(mode: Mode) {
 }
 
 /**
- * Rank the kernels of one profiled call by total time (tfjs's webgpu backend times each kernel with
- * timestamp queries when the adapter offers them).
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * const rows = await profileKernels(() => tf.square(tf.scalar(2)).data());
- * console.log(rows[0].name, rows[0].ms, rows[0].count);
- * ```
- */
-export async function profileKernels(f: () => Promise<unknown>): Promise<KernelProfileRow[]> {
-  let inner: Promise<unknown> = Promise.resolve();
-  const info = await tf.profile(() => {
-    inner = f();
-    return tf.scalar(0);
-  });
-  await inner;
-  const rows = new Map<string, KernelProfileRow>();
-  for (const k of info.kernels) {
-    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-    const row = rows.get(k.name) ?? { name: k.name, ms: 0, count: 0 };
-    row.ms += ms;
-    row.count++;
-    rows.set(k.name, row);
-  }
-  return [...rows.values()].sort((a, b) => b.ms - a.ms);
-}
-
-/**
  * Train `arch` at batch `batch` in each of `modes`, alternating the timed steps between them.
  *
  * @example
@@ -118,11 +231,11 @@ export async function profileKernels(f: () => Promise<unknown>): Promise<KernelP
 export async function benchBatch(
   arch: Arch,
   batch: number,
-  options: { steps: number; modes: Mode[]; profile?: boolean; top?: number },
+  options: { steps: number; modes: Mode[]; profile?: boolean; profileShapes?: boolean; top?: number },
 ): Promise<ModeResult[]> {
   const runs = options.modes.map((mode) => {
     const model = buildResNet(arch, { numClasses: 10, seed: 1 });
-    const optimizer = tf.train.momentum(1e-3, 0.9);
+    const optimizer = momentumOptimizer(1e-3, 0.9);
     return { mode, model, optimizer, step: createTrainStep(model, optimizer, 10) };
   });
   const results: ModeResult[] = runs.map(({ mode }) => ({
@@ -147,22 +260,13 @@ export async function benchBatch(
       );
     }
     if (options.profile) {
-      for (const run of runs) {
+      for (const [i, run] of runs.entries()) {
         useMode(run.mode);
         const t = performance.now();
-        const rows = await profileKernels(() => run.step(generatedBatch(batch, 999)));
-        const total = rows.reduce((a, r) => a + r.ms, 0);
-        const dispatches = rows.reduce((a, r) => a + r.count, 0);
-        console.log(
-          `\n  profile ${run.mode}, batch ${batch}: ${((performance.now() - t) / 1000).toFixed(1)} s wall ` +
-            `(profiled), ${total.toFixed(0)} ms in kernels, ${dispatches} kernel calls`,
-        );
-        console.log("  | kernel | ms | % | calls |\n  | --- | --- | --- | --- |");
-        for (const r of rows.slice(0, options.top ?? 15)) {
-          console.log(
-            `  | ${r.name} | ${r.ms.toFixed(0)} | ${(100 * r.ms / total).toFixed(1)} | ${r.count} |`,
-          );
-        }
+        results[i].profile = await profileKernels(() => run.step(generatedBatch(batch, 999)), {
+          shapes: options.profileShapes,
+        });
+        console.log(`  ${run.mode} profiled step ${((performance.now() - t) / 1000).toFixed(1)} s`);
       }
     }
     for (const [i] of runs.entries()) results[i].tensors[0] = tf.memory().numTensors;
@@ -251,8 +355,72 @@ export interface ThroughputOptions {
   modes: Mode[];
   /** One profiled step per set. */
   profile?: boolean;
+  /** In the profile, split every kernel by its input shapes, not only the convolutions. */
+  profileShapes?: boolean;
   /** Profile rows. */
   top?: number;
+  /** The adapter's GEMM roofline (GFLOP/s) the profile is read against; measured when absent. */
+  rooflineGflops?: number;
+  /** Also time PyTorch on the same cores (tools/torch_throughput.py), after the tfjs runs. */
+  torch?: boolean;
+}
+
+/** PyTorch's row: torchvision ResNet50 on the same CPU threads (tools/torch_throughput.py). */
+export interface TorchRow {
+  batch: number;
+  medianSeconds: number;
+  imagesPerSecond: number;
+  version: string;
+}
+
+/**
+ * Run tools/torch_throughput.py for `batches` (Debian's python3-torch) and parse its rows; throws with its
+ * output when it fails.
+ *
+ * @example
+ * ```ts
+ * const rows = await torchThroughput([16]);
+ * console.log(rows[0].imagesPerSecond);
+ * ```
+ */
+export async function torchThroughput(batches: number[]): Promise<TorchRow[]> {
+  const script = new URL("../tools/torch_throughput.py", import.meta.url).pathname;
+  const out = await new Deno.Command("python3", { args: [script, batches.join(",")], stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`Cannot time PyTorch: ${script} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return [...text.matchAll(/torch (\S+) resnet50 batch (\d+): median step ([\d.]+) s, ([\d.]+) img\/s/g)].map(
+    (m) => ({
+      version: m[1],
+      batch: Number(m[2]),
+      medianSeconds: Number(m[3]),
+      imagesPerSecond: Number(m[4]),
+    }),
+  );
+}
+
+/**
+ * The adapter's GEMM roofline: the best of bench/roofline_bench.ts's fastest variants on a 512³ GEMM, on
+ * the tfjs backend's device.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "../lib/model/mod.ts";
+ * await selectBackend("webgpu", { kernels: "stock" });
+ * console.log(await measureRoofline());
+ * ```
+ */
+export async function measureRoofline(): Promise<{ gflops: number; name: string }> {
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const variants = [
+    registerTiled(512, { rows: 32, cols: 32, workgroup: 8 }),
+    registerTiled(512, { rows: 16, cols: 32, workgroup: 8 }),
+  ];
+  const rows = await roofline(device, 512, { variants, seconds: 1 });
+  const best = rows.reduce((a, b) => (b.gflops > a.gflops ? b : a));
+  return { gflops: best.gflops, name: best.name };
 }
 
 /** The bench's report: the adapter, every result, and the printed table. */
@@ -262,6 +430,10 @@ export interface ThroughputReport {
   results: ModeResult[];
   /** The markdown table and loss lines printed. */
   lines: string[];
+  /** The roofline the profile was read against (with `profile`). */
+  roofline?: { gflops: number; name: string };
+  /** PyTorch's rows (with `torch`). */
+  torch?: TorchRow[];
 }
 
 /**
@@ -303,18 +475,46 @@ export async function runThroughput(
   const all: ModeResult[] = [];
   for (const batch of batches) {
     console.log(`\n${arch}, batch ${batch}:`);
-    all.push(...await benchBatch(arch, batch, { steps, modes, profile: options.profile, top: options.top }));
-  }
-  const lines: string[] = [];
-  lines.push(`| batch | kernels | median step s (steps) | train img/s | vs stock | live tensors |`);
-  lines.push("| --- | --- | --- | --- | --- | --- |");
-  for (const r of all) {
-    const stock = all.find((s) => s.batch === r.batch && s.mode === "stock");
-    const ratio = stock ? (r.imagesPerSecond / stock.imagesPerSecond).toFixed(2) + "×" : "–";
-    lines.push(
-      `| ${r.batch} | ${r.mode} | ${r.medianSeconds.toFixed(3)} (${r.seconds.length}) | ` +
-        `${r.imagesPerSecond.toFixed(2)} | ${ratio} | ${r.tensors[0]} → ${r.tensors[1]} |`,
+    all.push(
+      ...await benchBatch(arch, batch, {
+        steps,
+        modes,
+        profile: options.profile,
+        profileShapes: options.profileShapes,
+        top: options.top,
+      }),
     );
+  }
+  const torch = options.torch ? await torchThroughput(batches) : undefined;
+  const lines: string[] = [];
+  lines.push(
+    `| batch | kernels | median step s (steps) | train img/s | vs stock | vs cpu-v1 | live tensors |`,
+  );
+  lines.push("| --- | --- | --- | --- | --- | --- | --- |");
+  const ratio = (r: ModeResult, mode: Mode) => {
+    const base = all.find((s) => s.batch === r.batch && s.mode === mode);
+    return base ? (r.imagesPerSecond / base.imagesPerSecond).toFixed(2) + "×" : "–";
+  };
+  for (const batch of batches) {
+    for (const r of all.filter((r) => r.batch === batch)) {
+      lines.push(
+        `| ${r.batch} | ${r.mode} | ${r.medianSeconds.toFixed(3)} (${r.seconds.length}) | ` +
+          `${r.imagesPerSecond.toFixed(2)} | ${ratio(r, "stock")} | ${ratio(r, "cpu-v1")} | ` +
+          `${r.tensors[0]} → ${r.tensors[1]} |`,
+      );
+    }
+    const t = torch?.find((t) => t.batch === batch);
+    if (t) {
+      const cpu = all.find((r) => r.batch === batch && r.mode === "cpu");
+      lines.push(
+        `| ${batch} | PyTorch ${t.version} (CPU) | ${t.medianSeconds.toFixed(3)} (3) | ${
+          t.imagesPerSecond.toFixed(1)
+        } | ` +
+          `${
+            cpu ? `cpu is ${(100 * cpu.imagesPerSecond / t.imagesPerSecond).toFixed(1)} % of it` : ""
+          } | | |`,
+      );
+    }
   }
   for (const batch of batches) {
     const rows = all.filter((r) => r.batch === batch);
@@ -329,8 +529,27 @@ export async function runThroughput(
       );
     }
   }
+  let roofline: { gflops: number; name: string } | undefined;
+  if (all.some((r) => r.profile)) {
+    roofline = options.rooflineGflops
+      ? { gflops: options.rooflineGflops, name: "given" }
+      : await measureRoofline();
+    for (const r of all.filter((r) => r.profile)) {
+      lines.push(
+        "",
+        `Profile of one ${arch} training step, batch ${r.batch}, ${r.mode} kernels, against a GEMM roofline of ` +
+          `${roofline.gflops.toFixed(2)} GFLOP/s (${roofline.name}, 512³):`,
+        "",
+        ...profileTable(r.profile!, {
+          rooflineGflops: roofline.gflops,
+          stepSeconds: r.medianSeconds,
+          top: options.top,
+        }),
+      );
+    }
+  }
   console.log("\n" + lines.join("\n"));
-  return { adapter, arch, results: all, lines };
+  return { adapter, arch, results: all, lines, roofline, torch };
 }
 
 if (import.meta.main) {
@@ -342,6 +561,9 @@ if (import.meta.main) {
       steps: { type: "string", default: "3" },
       modes: { type: "string", default: "stock,cpu" },
       profile: { type: "boolean", default: false },
+      "profile-shapes": { type: "boolean", default: false },
+      torch: { type: "boolean", default: false },
+      roofline: { type: "string" },
       top: { type: "string", default: "15" },
       "grad-check": { type: "boolean", default: false },
       json: { type: "string" },
@@ -384,8 +606,11 @@ if (import.meta.main) {
     batches,
     steps,
     modes,
-    profile: values.profile,
+    profile: values.profile || values["profile-shapes"],
+    profileShapes: values["profile-shapes"],
     top: Number(values.top),
+    torch: values.torch,
+    rooflineGflops: values.roofline ? Number(values.roofline) : undefined,
   });
   if (values.json) {
     await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");

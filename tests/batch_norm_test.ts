@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
-import { besselFactor, ReferenceBatchNormalization } from "../lib/model/batch_norm.ts";
+import { batchNormTraining, besselFactor, ReferenceBatchNormalization } from "../lib/model/batch_norm.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
 import { loadModel, saveCheckpoint } from "../lib/model/checkpoint.ts";
 import { seededRandom } from "./fixtures/make_run.ts";
@@ -72,4 +72,44 @@ Deno.test("batch norm: the ResNet builder uses it, and a saved model loads back 
     model.dispose();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("batch norm: the written-out gradient (PyTorch's formula) matches autodiff through the moments", () => {
+  const [b, h, w, c] = [3, 4, 4, 8];
+  const random = seededRandom(7);
+  const x = tf.tensor4d(Float32Array.from({ length: b * h * w * c }, () => random() * 3 - 1), [b, h, w, c]);
+  const gamma = tf.tensor1d(Float32Array.from({ length: c }, () => random() + 0.5));
+  const beta = tf.tensor1d(Float32Array.from({ length: c }, () => random() - 0.5));
+  // a loss that weighs every output differently, so that no gradient term cancels
+  const weights = tf.tensor4d(Float32Array.from({ length: b * h * w * c }, () => random() * 2 - 1), [
+    b,
+    h,
+    w,
+    c,
+  ]);
+  const epsilon = 1e-3;
+  const autodiff = (x: tf.Tensor, g: tf.Tensor, bt: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    return tf.sum(tf.mul(tf.batchNorm(x, mean, variance, bt, g, epsilon), weights));
+  };
+  const written = (x: tf.Tensor, g: tf.Tensor, bt: tf.Tensor) =>
+    tf.sum(tf.mul(batchNormTraining(x, g, bt, { epsilon }), weights));
+  const expected = tf.grads(autodiff)([x, gamma, beta]);
+  const actual = tf.grads(written)([x, gamma, beta]);
+  // the forward is the same ops: the same bits
+  assert.deepEqual(written(x, gamma, beta).dataSync(), autodiff(x, gamma, beta).dataSync());
+  for (const [i, name] of ["x", "gamma", "beta"].entries()) {
+    const e = expected[i].dataSync(), a = actual[i].dataSync();
+    const scale = Math.max(...e.map(Math.abs));
+    const err = Math.max(...a.map((v, j) => Math.abs(v - e[j])));
+    assert.ok(err <= 1e-5 * scale, `d${name}: max error ${err} against a largest value ${scale}`);
+  }
+  // the moments handed to onMoments are the batch's
+  let seen: number[] = [];
+  tf.tidy(() =>
+    batchNormTraining(x, gamma, beta, { epsilon, onMoments: (m) => void (seen = [...m.dataSync()]) })
+  );
+  const { mean } = channelMoments(x.dataSync() as Float32Array, c);
+  seen.forEach((m, i) => assert.ok(Math.abs(m - mean[i]) < 1e-5, `mean of channel ${i}`));
+  tf.dispose([x, gamma, beta, weights, ...expected, ...actual]);
 });

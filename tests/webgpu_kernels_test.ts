@@ -15,6 +15,8 @@ import {
   unregisterProjectKernels,
 } from "../lib/model/webgpu_kernels.ts";
 import type { KernelSet } from "../lib/model/kernel_policy.ts";
+import { chooseTile } from "../lib/model/kernels/cpu_kernels.ts";
+import { batchNormTraining } from "../lib/model/batch_norm.ts";
 
 await selectBackend("webgpu", { stage: "test", kernels: "stock" });
 
@@ -103,7 +105,14 @@ const BATCH = 3;
 Deno.test("registerProjectKernels swaps the kernels in and unregisterProjectKernels restores the stock ones", () => {
   const stock = tf.getKernel("Conv2DBackpropFilter", "webgpu")!.kernelFunc;
   const names = registerProjectKernels({ flags: { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 32 } });
-  assert.deepEqual(names, ["Conv2DBackpropFilter", "FusedConv2D", "Conv2D", "Conv2DBackpropInput"]);
+  assert.deepEqual(names, [
+    "Conv2DBackpropFilter",
+    "FusedConv2D",
+    "Conv2D",
+    "Conv2DBackpropInput",
+    "Sum",
+    "Mean",
+  ]);
   assert.ok(projectKernelsActive());
   assert.notEqual(tf.getKernel("Conv2DBackpropFilter", "webgpu")!.kernelFunc, stock);
   assert.equal(tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE"), 32);
@@ -288,6 +297,127 @@ for (const set of ["cpu", "cpu-v1", "gpu"] as const) {
     }
   });
 }
+
+Deno.test("cpu Sum and Mean over every axis but the channels give stock's bits; other reductions fall back", async () => {
+  // batch norm's shapes (NHWC, and a Dense layer's [batch, features]), with and without keepDims; row counts
+  // on both sides of tfjs's 4,096 and 32,768 thresholds, and fewer rows than its partial sums
+  const cases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
+    { shape: [16, 16, 16, 64], axis: [0, 1, 2], keepDims: false },
+    { shape: [64, 16, 16, 8], axis: [0, 1, 2], keepDims: false },
+    { shape: [16, 1, 1, 2048], axis: [0, 1, 2], keepDims: false },
+    { shape: [3, 8, 8, 64], axis: [0, 1, 2], keepDims: true },
+    { shape: [5, 2, 2, 1024], axis: [0, 1, 2], keepDims: false },
+    // the axes in another order: tfjs sums in that order, so this one falls back to it
+    { shape: [2, 16, 16, 64], axis: [2, 0, 1], keepDims: false },
+    { shape: [200, 12], axis: [0], keepDims: false },
+    // handled by stock: the last axis reduced, a channel count not divisible by 4
+    { shape: [3, 8, 8, 64], axis: [3], keepDims: false },
+    { shape: [3, 4, 4, 10], axis: [0, 1, 2], keepDims: true },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = tf.randomUniform(c.shape, -1, 1, "float32", 110 + i);
+    try {
+      for (const op of ["sum", "mean"] as const) {
+        const [stock, cpu] = await stockAndSet("cpu", () => tf[op](x, c.axis, c.keepDims));
+        // the same additions in the same order: the same bits (batch norm's gradient needs it, see cpu_reduce.ts)
+        assert.deepEqual(cpu, stock, `cpu ${op} ${JSON.stringify(c)}: not the same bits as stock`);
+        registerKernelSet("cpu");
+        const shape = tf[op](x, c.axis, c.keepDims);
+        unregisterKernelSet();
+        assert.deepEqual(
+          shape.shape,
+          tf[op](x, c.axis, c.keepDims).shape,
+          `${op} ${JSON.stringify(c)}: shape`,
+        );
+      }
+    } finally {
+      x.dispose();
+    }
+  }
+});
+
+Deno.test("batch norm's fused WebGPU gradient matches autodiff through tf.moments and tf.batchNorm", async () => {
+  // ResNet50's channel counts at a small batch, a row count that does not fill the last row block (3·5·5 =
+  // 75), and 10 channels (not divisible by 4: the tfjs-ops fallback)
+  for (const [i, shape] of [[3, 8, 8, 64], [5, 2, 2, 1024], [3, 5, 5, 12], [2, 3, 3, 10]].entries()) {
+    const c = shape[3];
+    const x = tf.randomUniform(shape, -1, 2, "float32", 120 + i);
+    const gamma = tf.randomUniform([c], 0.5, 1.5, "float32", 130 + i);
+    const beta = tf.randomUniform([c], -0.5, 0.5, "float32", 140 + i);
+    const weights = tf.randomUniform(shape, -1, 1, "float32", 150 + i);
+    const epsilon = 1e-3;
+    const autodiff = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.batchNorm(x, mean, variance, b, g, epsilon), weights));
+    };
+    const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(batchNormTraining(x, g, b, { epsilon }), weights));
+    const expected = tf.grads(autodiff)([x, gamma, beta]);
+    const actual = tf.grads(fused)([x, gamma, beta]);
+    try {
+      for (const [j, name] of ["x", "gamma", "beta"].entries()) {
+        const e = relativeError(
+          await expected[j].data() as Float32Array,
+          await actual[j].data() as Float32Array,
+        );
+        assert.ok(e <= REL_TOL, `d${name} of ${shape}: relative error ${e}`);
+      }
+    } finally {
+      tf.dispose([x, gamma, beta, weights, ...expected, ...actual]);
+    }
+  }
+});
+
+Deno.test("chooseTile takes the largest register tile that still gives every core work", () => {
+  // layer1 at batch 64: 4,096 pixels × 64 channel groups: the largest tile, 32 rows × 8 vec4s
+  assert.deepEqual(chooseTile(4096, 64, { rowOptions: [32, 16, 8, 4] }), { rows: 32, vec4s: 8 });
+  // layer4 at batch 64: 64 pixels × 128 groups; 32 × 8 would leave 32 invocations, fewer than 64
+  assert.deepEqual(chooseTile(64, 128, { rowOptions: [32, 16, 8, 4] }), { rows: 32, vec4s: 4 });
+  // nothing reaches 64 invocations: the grid with the most
+  assert.deepEqual(chooseTile(4, 2, { rowOptions: [4] }), { rows: 4, vec4s: 1 });
+});
+
+// The cpu set's sums run in the same order as cpu-v1's, only over bigger register tiles: the same bits. At
+// batch 16 these layers get the large tiles (32 × 8 and 32 × 4 vec4s) that batch 3 never does.
+const LARGE_TILE_SHAPES: ConvShape[] = [
+  { h: 8, w: 8, ci: 64, co: 256, k: 1, s: 1, pad: "valid" },
+  { h: 4, w: 4, ci: 128, co: 128, k: 3, s: 1, pad: "same" },
+  { h: 8, w: 8, ci: 128, co: 128, k: 3, s: 2, pad: "same" },
+];
+Deno.test("cpu kernels with large tiles give the same bits as cpu-v1, and match stock (batch 16)", async () => {
+  const B = 16;
+  for (const [i, s] of LARGE_TILE_SHAPES.entries()) {
+    const outH = s.pad === "same" ? Math.ceil(s.h / s.s) : Math.floor((s.h - s.k) / s.s) + 1;
+    const x = seeded([B, s.h, s.w, s.ci], 80 + i);
+    const filter = seeded([s.k, s.k, s.ci, s.co], 90 + i);
+    const dy = seeded([B, outH, outH, s.co], 100 + i);
+    const attrs = { strides: [s.s, s.s], pad: s.pad, dataFormat: "NHWC" };
+    const calls: Record<string, () => tf.Tensor> = {
+      forward: () => tf.fused.conv2d({ x, filter, strides: s.s, pad: s.pad, activation: "relu" }),
+      "filter gradient": () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+          ...attrs,
+          filterShape: [s.k, s.k, s.ci, s.co],
+        }) as tf.Tensor,
+      "input gradient": () =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, {
+          ...attrs,
+          inputShape: [B, s.h, s.w, s.ci],
+        }) as tf.Tensor,
+    };
+    try {
+      for (const [what, f] of Object.entries(calls)) {
+        const [stock, cpu] = await stockAndSet("cpu", f);
+        const [, v1] = await stockAndSet("cpu-v1", f);
+        const e = relativeError(stock, cpu);
+        assert.ok(e <= REL_TOL, `cpu ${what} ${JSON.stringify(s)}: relative error ${e}`);
+        assert.deepEqual(cpu, v1, `cpu ${what} ${JSON.stringify(s)}: not the same bits as cpu-v1`);
+      }
+    } finally {
+      tf.dispose([x, filter, dy]);
+    }
+  }
+});
 
 for (const set of ["cpu", "cpu-v1", "gpu"] as const) {
   Deno.test(`training a tiny ResNet with the ${set} kernels follows the stock loss curve`, async () => {

@@ -22,6 +22,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { fusedBatchNormGradAvailable, inputGradient, scaleGradient } from "./kernels/batch_norm_grad.ts";
+import { activeKernelSet } from "./webgpu_kernels.ts";
 
 /** The constructor arguments of tfjs-layers' BatchNormalization. */
 export type BatchNormArgs = Parameters<typeof tfl.layers.batchNormalization>[0];
@@ -69,19 +71,92 @@ export class ReferenceBatchNormalization extends TfjsBatchNormalization {
       const axis = self.axis >= 0 ? self.axis : self.axis + x.rank;
       const reduce = [...Array(x.rank).keys()].filter((a) => a !== axis);
       if (axis !== x.rank - 1) throw new Error("ReferenceBatchNormalization supports channels-last only");
-      const { mean, variance } = tf.moments(x, reduce);
-      const normed = tf.batchNorm(x, mean, variance, self.beta?.read(), self.gamma?.read(), self.epsilon);
       const n = reduce.reduce((p, a) => p * x.shape[a], 1);
       const decay = 1 - self.momentum;
       const update = (variable: tfl.LayerVariable, value: tf.Tensor) => {
         const old = variable.read();
         variable.write(tf.sub(old, tf.mul(tf.sub(old, value), decay)));
       };
-      update(self.movingMean, mean);
-      update(self.movingVariance, tf.mul(variance, besselFactor(n)));
+      const updateMoving = (mean: tf.Tensor, variance: tf.Tensor) => {
+        update(self.movingMean, mean);
+        update(self.movingVariance, tf.mul(variance, besselFactor(n)));
+      };
+      // the written-out gradient belongs to the `cpu` kernel set: stock, cpu-v1 and gpu keep tfjs's autodiff,
+      // so that the throughput bench compares each set as it was
+      if (self.gamma && self.beta && activeKernelSet() === "cpu") {
+        return batchNormTraining(x, self.gamma.read(), self.beta.read(), {
+          epsilon: self.epsilon,
+          onMoments: updateMoving,
+        });
+      }
+      const { mean, variance } = tf.moments(x, reduce);
+      const normed = tf.batchNorm(x, mean, variance, self.beta?.read(), self.gamma?.read(), self.epsilon);
+      updateMoving(mean, variance);
       return normed;
     });
   }
+}
+
+/**
+ * Training-mode batch norm of channels-last `x` over every axis but the last, with the gradient written out
+ * as PyTorch writes it (`native_batch_norm_backward`) instead of tfjs's autodiff through `tf.moments` and
+ * `tf.batchNorm`:
+ *
+ *   x̂ = (x − μ)·σ⁻¹, dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·σ⁻¹·(dy − dβ/n − x̂·dγ/n)
+ *
+ * The forward is the very ops of before (`tf.moments`, then `tf.batchNorm`), so outputs and losses are the
+ * same bits. The gradient is the same function; autodiff reached it through about twice as many full-size
+ * elementwise passes (the gradients of the mean, the square and the subtraction inside the moments, each
+ * over the whole activation), which on llvmpipe cost more than the convolutions' gradients. `onMoments`
+ * receives the batch mean and biased variance (for the moving statistics).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const x = tf.randomNormal([4, 2, 2, 8]);
+ * const y = batchNormTraining(x, tf.ones([8]), tf.zeros([8]), { epsilon: 1e-5 });
+ * const loss = (t: tf.Tensor) => tf.sum(tf.square(batchNormTraining(t, tf.ones([8]), tf.zeros([8]), { epsilon: 1e-5 })));
+ * const dx = tf.grad(loss)(x);
+ * ```
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  options: { epsilon: number; onMoments?: (mean: tf.Tensor, variance: tf.Tensor) => void },
+): tf.Tensor {
+  const reduce = [...Array(x.rank - 1).keys()];
+  const n = reduce.reduce((p, a) => p * x.shape[a], 1);
+  const f = tf.customGrad((x, gamma, beta, save) => {
+    const { mean, variance } = tf.moments(x as tf.Tensor, reduce);
+    options.onMoments?.(mean, variance);
+    (save as tf.GradSaveFunc)([x as tf.Tensor, mean, variance, gamma as tf.Tensor]);
+    const value = tf.batchNorm(
+      x as tf.Tensor,
+      mean,
+      variance,
+      beta as tf.Tensor,
+      gamma as tf.Tensor,
+      options.epsilon,
+    );
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [x, mean, variance, gamma] = saved;
+      const rstd = tf.rsqrt(tf.add(variance, options.epsilon));
+      const dbeta = tf.sum(dy, reduce);
+      if (fusedBatchNormGradAvailable(x)) {
+        // the two full-size passes as one WebGPU program each (lib/model/kernels/batch_norm_grad.ts)
+        const dgamma = scaleGradient(dy, x, { mean, rstd });
+        const dbetaN = tf.div(dbeta, n), dgammaN = tf.div(dgamma, n), scale = tf.mul(gamma, rstd);
+        return [inputGradient(dy, x, { mean, rstd, dbetaN, dgammaN, scale }), dgamma, dbeta];
+      }
+      const xhat = tf.mul(tf.sub(x, mean), rstd);
+      const dgamma = tf.sum(tf.mul(dy, xhat), reduce);
+      const centered = tf.sub(tf.sub(dy, tf.div(dbeta, n)), tf.mul(xhat, tf.div(dgamma, n)));
+      return [tf.mul(centered, tf.mul(gamma, rstd)), dgamma, dbeta];
+    };
+    return { value, gradFunc };
+  });
+  return f(x, gamma, beta);
 }
 // The class inherits Layer's static fromConfig, which the constructor type above does not spell out.
 tf.serialization.registerClass(

@@ -27,12 +27,25 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { cpuKernel } from "./kernels/cpu_kernels.ts";
 import { cpuV1Kernel } from "./kernels/cpu_v1_kernels.ts";
+import { cpuReduceKernel } from "./kernels/cpu_reduce.ts";
 import { gpuKernel } from "./kernels/gpu_kernels.ts";
 import { installDeterminismGuard } from "./kernels/deterministic_guard.ts";
-import { CONV_KERNEL_NAMES, type ConvKernelName } from "./kernels/program.ts";
+import {
+  CONV_KERNEL_NAMES,
+  type ConvKernelName,
+  REDUCE_KERNEL_NAMES,
+  type ReduceKernelName,
+  type SetKernelName,
+} from "./kernels/program.ts";
 import type { KernelSet } from "./kernel_policy.ts";
 
-export { CONV_KERNEL_NAMES, type ConvKernelName } from "./kernels/program.ts";
+export {
+  CONV_KERNEL_NAMES,
+  type ConvKernelName,
+  REDUCE_KERNEL_NAMES,
+  type ReduceKernelName,
+  type SetKernelName,
+} from "./kernels/program.ts";
 export {
   atomicProgramsRun,
   determinismCounters,
@@ -40,6 +53,7 @@ export {
   resetDeterminismCounters,
 } from "./kernels/deterministic_guard.ts";
 export { type GemmPlan, planGemm } from "./kernels/tiled_gemm.ts";
+export { fusedMomentumUpdate } from "./kernels/momentum_update.ts";
 
 /** The kernels a set can replace (the old name of {@linkcode CONV_KERNEL_NAMES}). */
 export const PROJECT_KERNEL_NAMES = CONV_KERNEL_NAMES;
@@ -48,8 +62,11 @@ export type ProjectKernelName = ConvKernelName;
 
 /** Options of {@linkcode registerKernelSet}. */
 export interface KernelSetOptions {
-  /** Which kernels to replace; defaults to all of {@linkcode CONV_KERNEL_NAMES}. */
-  kernels?: readonly ConvKernelName[];
+  /**
+   * Which kernels to replace; defaults to all the set has: {@linkcode CONV_KERNEL_NAMES}, and for `cpu` also
+   * {@linkcode REDUCE_KERNEL_NAMES}.
+   */
+  kernels?: readonly SetKernelName[];
   /**
    * tfjs WebGPU flags to set while the set is active (restored by {@linkcode unregisterKernelSet});
    * defaults to none.
@@ -78,13 +95,25 @@ let saved: {
  * registerKernelSet("cpu", { kernels: ["Conv2DBackpropFilter"] }); // ["Conv2DBackpropFilter"]
  * ```
  */
-export function registerKernelSet(set: KernelSet, options: KernelSetOptions = {}): ConvKernelName[] {
+export function registerKernelSet(set: KernelSet, options: KernelSetOptions = {}): SetKernelName[] {
   unregisterKernelSet();
   if (tf.getBackend() === "webgpu") installDeterminismGuard(tf.backend());
   if (set === "stock") return [];
-  const wrap = { cpu: cpuKernel, "cpu-v1": cpuV1Kernel, gpu: gpuKernel }[set as string];
-  if (!wrap) throw new Error(`Unknown kernel set "${set}"; use cpu, cpu-v1, gpu or stock`);
-  const names = [...(options.kernels ?? CONV_KERNEL_NAMES)];
+  const conv = { cpu: cpuKernel, "cpu-v1": cpuV1Kernel, gpu: gpuKernel }[set as string];
+  if (!conv) throw new Error(`Unknown kernel set "${set}"; use cpu, cpu-v1, gpu or stock`);
+  const has: readonly SetKernelName[] = set === "cpu"
+    ? [...CONV_KERNEL_NAMES, ...REDUCE_KERNEL_NAMES]
+    : CONV_KERNEL_NAMES;
+  const wrap = (name: SetKernelName, stock: tf.KernelFunc) =>
+    (REDUCE_KERNEL_NAMES as readonly string[]).includes(name)
+      ? cpuReduceKernel(name as ReduceKernelName, stock)
+      : conv(name as ConvKernelName, stock);
+  const names = [...(options.kernels ?? has)];
+  for (const name of names) {
+    if (!has.includes(name)) {
+      throw new Error(`Cannot register ${set} kernel ${name}: the ${set} set has none`);
+    }
+  }
   const kernels: tf.KernelConfig[] = [];
   for (const name of names) {
     const stock = tf.getKernel(name, "webgpu");
@@ -101,7 +130,7 @@ export function registerKernelSet(set: KernelSet, options: KernelSetOptions = {}
   saved = { set, kernels, flags };
   for (const stock of kernels) {
     tf.unregisterKernel(stock.kernelName, "webgpu");
-    tf.registerKernel({ ...stock, kernelFunc: wrap(stock.kernelName as ConvKernelName, stock.kernelFunc) });
+    tf.registerKernel({ ...stock, kernelFunc: wrap(stock.kernelName as SetKernelName, stock.kernelFunc) });
   }
   return names;
 }
@@ -147,7 +176,7 @@ export function activeKernelSet(): KernelSet {
  * registerProjectKernels(); // same as registerKernelSet("cpu")
  * ```
  */
-export function registerProjectKernels(options: KernelSetOptions = {}): ConvKernelName[] {
+export function registerProjectKernels(options: KernelSetOptions = {}): SetKernelName[] {
   return registerKernelSet("cpu", options);
 }
 

@@ -44,6 +44,7 @@ import { cosineDecayLr } from "./lr_schedule.ts";
 import { MetricsLog } from "./metrics_log.ts";
 import { TrainReporter } from "./reporter.ts";
 import { createTrainStep, disposeOptimizer } from "./step.ts";
+import { momentumOptimizer } from "./optimizer.ts";
 import type {
   EpochRecord,
   EpochSums,
@@ -106,7 +107,7 @@ export async function runTraining(sources: TrainSources, options: TrainLoopOptio
   const lastDir = join(dir, CHECKPOINT_PATHS.last);
   const metricsPath = join(dir, "metrics.jsonl");
 
-  const optimizer = tf.train.momentum(config.lrMax, config.momentum);
+  const optimizer = momentumOptimizer(config.lrMax, config.momentum);
   let model: tfl.LayersModel | null = null;
   let metrics: MetricsLog | null = null;
   try {

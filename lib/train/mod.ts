@@ -8,6 +8,7 @@ export * from "./checkpointer.ts";
 export * from "./loop.ts";
 export * from "./lr_schedule.ts";
 export * from "./metrics_log.ts";
+export * from "./optimizer.ts";
 export * from "./reporter.ts";
 export * from "./step.ts";
 export * from "./types.ts";

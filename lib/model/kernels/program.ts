@@ -19,8 +19,15 @@ export const CONV_KERNEL_NAMES = [
   "Conv2D",
   "Conv2DBackpropInput",
 ] as const;
-/** One replaceable kernel's name. */
+/** One replaceable convolution kernel's name. */
 export type ConvKernelName = typeof CONV_KERNEL_NAMES[number];
+
+/** The reductions the `cpu` set also replaces (per-channel sums and means: batch norm and its gradients). */
+export const REDUCE_KERNEL_NAMES = ["Sum", "Mean"] as const;
+/** One replaceable reduction's name. */
+export type ReduceKernelName = typeof REDUCE_KERNEL_NAMES[number];
+/** Any kernel a kernel set may replace. */
+export type SetKernelName = ConvKernelName | ReduceKernelName;
 
 /** The slice of tfjs's WebGPU program interface these kernels use. */
 export interface Program {

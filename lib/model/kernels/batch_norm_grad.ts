@@ -1,0 +1,150 @@
+/**
+ * WebGPU programs for batch norm's gradient (lib/model/batch_norm.ts): the two passes that need the whole
+ * activation, each one program instead of a chain of elementwise kernels.
+ *
+ * - {@linkcode scaleGradient}: dγ = Σ_rows dy · (x − μ)·σ⁻¹, per channel.
+ * - {@linkcode inputGradient}: dx = ((dy − dβ/n) − (x − μ)·σ⁻¹ · dγ/n) · γσ⁻¹.
+ *
+ * On llvmpipe every load and store costs about the same whatever the buffer (a SIMD gather or scatter), and
+ * a chain of six elementwise kernels reads and writes the activation six times. Here an invocation owns four
+ * channels (a `vec4`) and a block of rows: it loads its channels' per-channel values once, then reads dy and
+ * x and writes dx once per row. The expressions keep the order of the ops they replace, x̂ = (x − μ)·σ⁻¹
+ * first. Channels-last float32 with a channel count divisible by 4 only; the caller uses tfjs ops otherwise.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-webgpu";
+ * import { fusedBatchNormGradAvailable } from "./batch_norm_grad.ts";
+ * await tf.setBackend("webgpu");
+ * fusedBatchNormGradAvailable(tf.zeros([2, 4, 4, 8])); // true
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Program, WebGPUBackendLike } from "./program.ts";
+
+/** Rows an invocation of {@linkcode inputGradient} owns. */
+const ROWS = 32;
+/** Rows summed into one partial sum before it is added to the total (as lib/model/kernels/cpu_reduce.ts). */
+const CHUNK = 64;
+/** Lanes per workgroup. */
+const WORKGROUP = 8;
+
+/**
+ * Whether the fused programs apply to `x`: the webgpu backend, float32, channels-last with a channel count
+ * divisible by 4.
+ *
+ * @example
+ * ```ts
+ * fusedBatchNormGradAvailable(tf.zeros([2, 3])); // false on the cpu backend
+ * ```
+ */
+export function fusedBatchNormGradAvailable(x: tf.Tensor): boolean {
+  return tf.getBackend() === "webgpu" && x.dtype === "float32" && x.rank >= 2 &&
+    x.shape[x.rank - 1] % 4 === 0;
+}
+
+const rowsOf = (x: tf.Tensor) => x.size / x.shape[x.rank - 1];
+
+function run(program: Program, inputs: tf.Tensor[]): tf.Tensor {
+  const backend = tf.backend() as unknown as WebGPUBackendLike;
+  const info = backend.runWebGPUProgram(program, inputs, "float32");
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/**
+ * dγ = Σ_rows dy · ((x − mean) · rstd) per channel, with `mean` and `rstd` (σ⁻¹) per channel.
+ *
+ * @example
+ * ```ts
+ * const x = tf.randomNormal([2, 4, 4, 8]);
+ * const dgamma = scaleGradient(tf.onesLike(x), x, { mean: tf.zeros([8]), rstd: tf.ones([8]) });
+ * ```
+ */
+export function scaleGradient(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  stats: { mean: tf.Tensor; rstd: tf.Tensor },
+): tf.Tensor {
+  const rows = rowsOf(x), cols4 = x.shape[x.rank - 1] / 4;
+  return run({
+    variableNames: ["dy", "x", "mean", "rstd"],
+    variableComponents: [4, 4, 4, 4],
+    outputComponent: 4,
+    outputShape: [cols4 * 4],
+    shaderKey: `bn_dgamma_${rows}_${cols4}`,
+    dispatchLayout: { x: [0] },
+    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: [Math.ceil(cols4 / WORKGROUP), 1, 1],
+    getUserCode: () => `
+fn main(index: i32) {
+  _ = uniforms.outShape;
+  let c = i32(globalId.x);
+  if (c >= ${cols4}) { return; }
+  let m = mean[c];
+  let r = rstd[c];
+  var acc = vec4<f32>(0.0);
+  for (var r0 = 0; r0 < ${rows}; r0 += ${CHUNK}) {
+    var part = vec4<f32>(0.0);
+    let end = min(r0 + ${CHUNK}, ${rows});
+    for (var row = r0; row < end; row++) {
+      let i = row * ${cols4} + c;
+      let xh = (x[i] - m) * r;
+      part = part + dy[i] * xh;
+    }
+    acc = acc + part;
+  }
+  result[c] = acc;
+}`,
+  }, [dy, x, stats.mean, stats.rstd]);
+}
+
+/**
+ * dx = ((dy − dbetaN) − ((x − mean) · rstd) · dgammaN) · scale, every per-channel operand already divided or
+ * multiplied as named: `dbetaN` = dβ/n, `dgammaN` = dγ/n, `scale` = γ·σ⁻¹.
+ *
+ * @example
+ * ```ts
+ * const x = tf.randomNormal([2, 4, 4, 8]), c = tf.ones([8]), z = tf.zeros([8]);
+ * const dx = inputGradient(tf.onesLike(x), x, { mean: z, rstd: c, dbetaN: z, dgammaN: z, scale: c });
+ * ```
+ */
+export function inputGradient(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  perChannel: { mean: tf.Tensor; rstd: tf.Tensor; dbetaN: tf.Tensor; dgammaN: tf.Tensor; scale: tf.Tensor },
+): tf.Tensor {
+  const rows = rowsOf(x), cols4 = x.shape[x.rank - 1] / 4;
+  const blocks = Math.ceil(rows / ROWS), invocations = blocks * cols4;
+  const { mean, rstd, dbetaN, dgammaN, scale } = perChannel;
+  return run({
+    variableNames: ["dy", "x", "mean", "rstd", "dbetaN", "dgammaN", "scale"],
+    variableComponents: [4, 4, 4, 4, 4, 4, 4],
+    outputComponent: 4,
+    outputShape: x.shape,
+    shaderKey: `bn_dx_${x.shape.join("_")}`,
+    dispatchLayout: { x: [x.rank - 1], y: x.shape.slice(0, -1).map((_, i) => i) },
+    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: [Math.ceil(invocations / WORKGROUP), 1, 1],
+    getUserCode: () => `
+fn main() {
+  _ = uniforms.outShape;
+  let gid = i32(globalId.x);
+  if (gid >= ${invocations}) { return; }
+  let c = gid % ${cols4};
+  let r0 = (gid / ${cols4}) * ${ROWS};
+  let m = mean[c];
+  let r = rstd[c];
+  let db = dbetaN[c];
+  let dg = dgammaN[c];
+  let s = scale[c];
+  let end = min(r0 + ${ROWS}, ${rows});
+  for (var row = r0; row < end; row++) {
+    let i = row * ${cols4} + c;
+    let xh = (x[i] - m) * r;
+    result[i] = ((dy[i] - db) - xh * dg) * s;
+  }
+}`,
+  }, [dy, x, mean, rstd, dbetaN, dgammaN, scale]);
+}

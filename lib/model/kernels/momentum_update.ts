@@ -1,0 +1,80 @@
+/**
+ * The Momentum update of one variable in two WebGPU dispatches instead of tfjs's four elementwise kernels:
+ *
+ *   accumulation' = m · accumulation + gradient
+ *   value'        = c · accumulation' + value        (c = −learning rate)
+ *
+ * tfjs's `MomentumOptimizer` runs `add(mul(m, accumulation), gradient)` and `add(mul(c, accumulation'),
+ * value)`: four passes over every weight, each a kernel call. ResNet50 has 161 trainable variables and 23.5 M
+ * weights, so at batch 64 on llvmpipe these took about 0.7 s of a 12 s step. The expressions and their order
+ * are tfjs's (and PyTorch's SGD with momentum, dampening 0: buf = μ·buf + g, p = p − lr·buf).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-webgpu";
+ * import { fusedMomentumUpdate } from "./momentum_update.ts";
+ * await tf.setBackend("webgpu");
+ * const [acc, value] = fusedMomentumUpdate(tf.ones([8]), tf.zeros([8]), tf.ones([8]), {
+ *   momentum: tf.scalar(0.9),
+ *   negLearningRate: tf.scalar(-0.1),
+ * });
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Program, WebGPUBackendLike } from "./program.ts";
+
+const WORKGROUP = 64;
+
+/** `a · b + c` elementwise, `a` a scalar tensor; vec4 lanes when the size divides by 4. */
+function scaledAddProgram(size: number, shape: number[]): Program {
+  const n = size % 4 === 0 ? 4 : 1, count = size / n, vt = n === 4 ? "vec4<f32>" : "f32";
+  return {
+    variableNames: ["s", "b", "c"],
+    variableComponents: [1, n, n],
+    outputComponent: n,
+    outputShape: shape,
+    shaderKey: `momentum_${size}_${shape.length}`,
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: [Math.ceil(count / WORKGROUP), 1, 1],
+    getUserCode: () => `
+fn main(index: i32) {
+  _ = uniforms.outShape;
+  let i = i32(globalId.x);
+  if (i >= ${count}) { return; }
+  result[i] = ${vt}(s[0]) * b[i] + c[i];
+}`,
+  };
+}
+
+function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
+  const backend = tf.backend() as unknown as WebGPUBackendLike;
+  // a scalar's shape [] would make the flat layout's rank 0; view everything as 1-D
+  const shape = [b.size];
+  const info = backend.runWebGPUProgram(scaledAddProgram(b.size, shape), [s, b, c], "float32");
+  return tf.reshape(tf.engine().makeTensorFromTensorInfo(info), b.shape);
+}
+
+/**
+ * One Momentum step of one variable on the webgpu backend: returns [accumulation', value'] (see the module
+ * docs); `momentum` and `negLearningRate` are scalar tensors.
+ *
+ * @example
+ * ```ts
+ * const [acc, value] = fusedMomentumUpdate(tf.ones([3]), tf.zeros([3]), tf.ones([3]), {
+ *   momentum: tf.scalar(0.9),
+ *   negLearningRate: tf.scalar(-0.1),
+ * });
+ * ```
+ */
+export function fusedMomentumUpdate(
+  value: tf.Tensor,
+  accumulation: tf.Tensor,
+  gradient: tf.Tensor,
+  options: { momentum: tf.Tensor; negLearningRate: tf.Tensor },
+): [tf.Tensor, tf.Tensor] {
+  const next = scaledAdd(options.momentum, accumulation, gradient);
+  return [next, scaledAdd(options.negLearningRate, next, value)];
+}
