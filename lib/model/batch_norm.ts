@@ -6,6 +6,11 @@
  * gradients) uses the biased variance in all three and is unchanged here: this layer computes it with the very
  * ops tfjs-layers uses (`tf.moments`, `tf.batchNorm`), so losses at the same weights stay the same.
  *
+ * With the `cpu` kernel set active (lib/model/webgpu_kernels.ts), training mode runs
+ * {@linkcode batchNormTraining}: the same forward, and the gradient written out as PyTorch writes it, in two
+ * fused WebGPU programs on the webgpu backend. Other sets keep tfjs's autodiff, so that the throughput bench
+ * compares each set as it was.
+ *
  * The class is registered under tfjs's own name, "BatchNormalization", so a saved model (model.json) loads
  * with this update rule, and code that asks a layer's class name (weight import and export) sees a batch
  * norm as before.

@@ -37,6 +37,7 @@ const WORKGROUP = 8;
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * fusedBatchNormGradAvailable(tf.zeros([2, 3])); // false on the cpu backend
  * ```
  */
@@ -58,6 +59,7 @@ function run(program: Program, inputs: tf.Tensor[]): tf.Tensor {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * const x = tf.randomNormal([2, 4, 4, 8]);
  * const dgamma = scaleGradient(tf.onesLike(x), x, { mean: tf.zeros([8]), rstd: tf.ones([8]) });
  * ```
@@ -106,6 +108,7 @@ fn main(index: i32) {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * const x = tf.randomNormal([2, 4, 4, 8]), c = tf.ones([8]), z = tf.zeros([8]);
  * const dx = inputGradient(tf.onesLike(x), x, { mean: z, rstd: c, dbetaN: z, dgammaN: z, scale: c });
  * ```

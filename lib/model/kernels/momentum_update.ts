@@ -63,6 +63,7 @@ function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * const [acc, value] = fusedMomentumUpdate(tf.ones([3]), tf.zeros([3]), tf.ones([3]), {
  *   momentum: tf.scalar(0.9),
  *   negLearningRate: tf.scalar(-0.1),
