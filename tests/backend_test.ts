@@ -108,10 +108,11 @@ Deno.test("the kernel policy resolves per adapter: auto is cpu on software adapt
   assert.equal(resolveKernelPolicy("gpu", llvmpipe), "gpu");
   assert.equal(resolveKernelPolicy("stock", h200), "stock");
   assert.equal(resolveKernelPolicy("project", h200), "cpu");
+  assert.equal(resolveKernelPolicy("cpu-v1", llvmpipe), "cpu-v1");
   assert.equal(resolveKernelPolicy("auto", null), "stock");
   assert.throws(
     () => resolveKernelPolicy("fast" as "auto", h200),
-    /^Error: Unknown kernel policy "fast"; use one of auto, cpu, gpu, stock, project$/,
+    /^Error: Unknown kernel policy "fast"; use one of auto, cpu, cpu-v1, gpu, stock, project$/,
   );
 });
 
