@@ -12,7 +12,7 @@
  *
  * - `reg RxC wgW`: no workgroup memory. Lanes over columns; an invocation owns R rows × C columns of C,
  *   reads its R values of A at lane-uniform addresses and its C values of B per lane (a `vec4` when C ≥ 4).
- *   `reg 16x4 wg16` is the style of the `cpu-v1` conv kernels.
+ *   `reg 16x4 wg16` is the style of the first, small-tile conv kernels.
  * - `kvec RxC wgW`: the same, reading A as a lane-uniform `vec4` along k (four k per step).
  * - `shared TxT rR`: the classic tiled GEMM: a workgroup stages T×T tiles of A and B in workgroup memory,
  *   one barrier per tile, R×R outputs per invocation.
@@ -203,7 +203,7 @@ export function defaultVariants(n: number): GemmVariant[] {
   const out: GemmVariant[] = [];
   for (
     const [rows, cols, workgroup] of [
-      [16, 4, 16], // cpu-v1's style
+      [16, 4, 16], // the first conv kernels' style
       [4, 4, 16],
       [8, 4, 16],
       [32, 4, 16],

@@ -1,6 +1,6 @@
 /**
  * ResNet training throughput on this machine's WebGPU adapter, with tfjs's stock kernels and the project's
- * kernel sets (`cpu`, `gpu`; lib/model/webgpu_kernels.ts) side by side, alternately in one process.
+ * kernel sets (`cpu`, `cpu-prev`, `gpu`; lib/webgpu/kernel_sets.ts) side by side, alternately in one process.
  *
  * For each batch size, one copy of the same seeded network per kernel set trains on the same synthetic
  * batches. After a warm-up step per set (shader compiles), the timed steps alternate stock, cpu, gpu,
@@ -26,13 +26,19 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/model/mod.ts";
-import { type Arch, ARCHS } from "../lib/model/mod.ts";
-import { buildResNet } from "../lib/model/mod.ts";
+import { type Arch, ARCHS, buildResNet } from "../lib/model/mod.ts";
 import { createTrainStep, disposeOptimizer, momentumOptimizer } from "../lib/train/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
 import { registerTiled, roofline } from "./roofline_bench.ts";
-import { KERNEL_SETS, type KernelSet, registerKernelSet, unregisterKernelSet } from "../lib/model/mod.ts";
+import {
+  type AdapterDescription,
+  formatAdapter,
+  KERNEL_SETS,
+  type KernelSet,
+  registerKernelSet,
+  selectBackend,
+  unregisterKernelSet,
+} from "../lib/webgpu/mod.ts";
 
 /** The configurations compared: tfjs's stock kernels and the project's kernel sets. */
 export type Mode = KernelSet;
@@ -224,7 +230,7 @@ function useMode(mode: Mode) {
  *
  * @example
  * ```ts
- * import { selectBackend } from "../lib/model/mod.ts";
+ * import { selectBackend } from "../lib/webgpu/mod.ts";
  * await selectBackend("webgpu");
  * const [stock, cpu] = await benchBatch("tiny", 8, { steps: 2, modes: ["stock", "cpu"] });
  * console.log(cpu.imagesPerSecond / stock.imagesPerSecond);
@@ -413,7 +419,7 @@ export async function torchThroughput(batches: number[]): Promise<TorchRow[]> {
  *
  * @example
  * ```ts
- * import { selectBackend } from "../lib/model/mod.ts";
+ * import { selectBackend } from "../lib/webgpu/mod.ts";
  * await selectBackend("webgpu", { kernels: "stock" });
  * console.log(await measureRoofline());
  * ```
@@ -443,17 +449,17 @@ export interface ThroughputReport {
 }
 
 /**
- * Parse `--modes`: a comma list of stock, cpu, gpu (`project` means cpu), duplicates dropped.
+ * Parse `--modes`: a comma list of stock, cpu, cpu-prev, gpu, duplicates dropped.
  *
  * @example
  * ```ts
- * parseModes("stock,project,cpu-v1"); // ["stock", "cpu", "cpu-v1"]
+ * parseModes("stock,cpu-prev,cpu"); // ["stock", "cpu-prev", "cpu"]
  * ```
  */
 export function parseModes(text: string): Mode[] {
   const modes: Mode[] = [];
   for (const raw of text.split(",").map((m) => m.trim()).filter(Boolean)) {
-    const m = raw === "project" ? "cpu" : raw;
+    const m = raw;
     if (!(KERNEL_SETS as readonly string[]).includes(m)) {
       throw new Error(`unknown mode "${raw}"; use one of ${KERNEL_SETS.join(", ")}`);
     }
@@ -468,7 +474,7 @@ export function parseModes(text: string): Mode[] {
  *
  * @example
  * ```ts
- * import { selectBackend } from "../lib/model/mod.ts";
+ * import { selectBackend } from "../lib/webgpu/mod.ts";
  * const { adapter } = await selectBackend("webgpu", { kernels: "stock" });
  * const report = await runThroughput(adapter!, { arch: "tiny", batches: [4], steps: 1, modes: ["stock", "cpu"] });
  * ```
@@ -501,7 +507,7 @@ export async function runThroughput(
   }
   const lines: string[] = [];
   lines.push(
-    `| batch | kernels | median step s (steps) | train img/s | vs stock | vs cpu-v1 | live tensors |`,
+    `| batch | kernels | median step s (steps) | train img/s | vs stock | vs cpu-prev | live tensors |`,
   );
   lines.push("| --- | --- | --- | --- | --- | --- | --- |");
   const ratio = (r: ModeResult, mode: Mode) => {
@@ -512,7 +518,7 @@ export async function runThroughput(
     for (const r of all.filter((r) => r.batch === batch)) {
       lines.push(
         `| ${r.batch} | ${r.mode} | ${r.medianSeconds.toFixed(3)} (${r.seconds.length}) | ` +
-          `${r.imagesPerSecond.toFixed(2)} | ${ratio(r, "stock")} | ${ratio(r, "cpu-v1")} | ` +
+          `${r.imagesPerSecond.toFixed(2)} | ${ratio(r, "stock")} | ${ratio(r, "cpu-prev")} | ` +
           `${r.tensors[0]} → ${r.tensors[1]} |`,
       );
     }

@@ -12,15 +12,21 @@
  *
  * Options: `--arch A` (default resnet50), `--batch 16,32`, `--steps N` timed steps (default 3), `--eval`
  * also times inference (images per second of `model.predict`), `--kernels auto|cpu|gpu|stock` (default auto:
- * the kernel set chosen for the adapter, lib/model/kernel_policy.ts; stock: tfjs's own), `--cpu` (adds the cpu row),
+ * the kernel set chosen for the adapter, lib/webgpu/kernel_policy.ts; stock: tfjs's own), `--cpu` (adds the cpu row),
  * `--cpu-only` (only the cpu row), `--json FILE`.
  * @module
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { type AdapterDescription, formatAdapter, selectBackend } from "../lib/model/mod.ts";
-import { type Arch, ARCHS, type Backend } from "../lib/model/mod.ts";
-import { buildResNet, KERNEL_POLICIES, type KernelPolicy } from "../lib/model/mod.ts";
+import { type Arch, ARCHS, buildResNet } from "../lib/model/mod.ts";
+import {
+  type AdapterDescription,
+  type Backend,
+  formatAdapter,
+  KERNEL_POLICIES,
+  type KernelPolicy,
+  selectBackend,
+} from "../lib/webgpu/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 
@@ -52,7 +58,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  *
  * @example
  * ```ts
- * import { selectBackend } from "../lib/model/mod.ts";
+ * import { selectBackend } from "../lib/webgpu/mod.ts";
  * await selectBackend("webgpu");
  * const row = await benchTrain("tiny", 16, { steps: 3, backend: "webgpu" });
  * ```

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { basename } from "node:path";
 import { PipelineError, UsageError } from "../lib/core/mod.ts";
 import { ImageInputError } from "../lib/figures/mod.ts";
-import { selectBackend } from "../lib/model/mod.ts";
+import { selectBackend } from "../lib/webgpu/mod.ts";
 import {
   CHECKPOINT_KINDS,
   type CheckpointKind,

@@ -13,7 +13,8 @@
 import { parseArgs } from "node:util";
 import { type PipelineConfig, PRESET_NAMES, type PresetName } from "../lib/config/mod.ts";
 import { STAGE_NAMES, type StageName } from "../lib/contract/mod.ts";
-import { ARCHS, BACKENDS, KERNEL_POLICIES } from "../lib/model/mod.ts";
+import { ARCHS } from "../lib/model/mod.ts";
+import { BACKENDS, KERNEL_POLICIES } from "../lib/webgpu/mod.ts";
 import { UsageError } from "../lib/core/mod.ts";
 
 type ConfigKey = Exclude<keyof PipelineConfig, "preset">;

@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { writeJsonAtomic } from "../lib/core/mod.ts";
-import { formatAdapter, selectBackend } from "../lib/model/mod.ts";
+import { formatAdapter, selectBackend } from "../lib/webgpu/mod.ts";
 import { readSplit, testBatches } from "../lib/data/mod.ts";
 import { loadModel } from "../lib/model/mod.ts";
 import { PipelineError } from "../lib/core/mod.ts";

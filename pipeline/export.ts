@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { formatBytes, PipelineError, UsageError, writeFileAtomic, writeJsonAtomic } from "../lib/core/mod.ts";
-import { selectBackend } from "../lib/model/mod.ts";
+import { selectBackend } from "../lib/webgpu/mod.ts";
 import { CHECKPOINT_KINDS, type CheckpointKind, openRunModel } from "../lib/infer/mod.ts";
 import { EXPORT_FORMATS, EXPORT_NAMINGS, torchExport } from "../lib/weights/mod.ts";
 

@@ -17,7 +17,7 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/model/mod.ts";
+import { formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/webgpu/mod.ts";
 import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
 import { PipelineError, plural } from "../lib/core/mod.ts";
 import { sha256File } from "../lib/core/mod.ts";

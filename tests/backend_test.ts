@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { describeAdapter, formatAdapter, selectBackend } from "../lib/model/backend.ts";
+import { describeAdapter, formatAdapter, selectBackend } from "../lib/webgpu/backend.ts";
 import { PipelineError } from "../lib/core/errors.ts";
-import { activeKernelSet, projectKernelsActive } from "../lib/model/webgpu_kernels.ts";
-import { isSoftwareAdapter, resolveKernelPolicy } from "../lib/model/kernel_policy.ts";
+import { activeKernelSet } from "../lib/webgpu/kernel_sets.ts";
+import { isSoftwareAdapter, resolveKernelPolicy } from "../lib/webgpu/kernel_policy.ts";
 
 Deno.test("formatAdapter names the adapter and says whether it is a software fallback", () => {
   const llvmpipe = {
@@ -103,16 +103,15 @@ Deno.test("the kernel policy resolves per adapter: auto is cpu on software adapt
   ) {
     assert.ok(!isSoftwareAdapter(adapter(name, false)), name);
   }
-  // explicit sets win; project is the old name of cpu; no adapter (cpu backend) is always stock
+  // explicit sets win; no adapter (cpu backend) is always stock
   assert.equal(resolveKernelPolicy("cpu", h200), "cpu");
   assert.equal(resolveKernelPolicy("gpu", llvmpipe), "gpu");
   assert.equal(resolveKernelPolicy("stock", h200), "stock");
-  assert.equal(resolveKernelPolicy("project", h200), "cpu");
-  assert.equal(resolveKernelPolicy("cpu-v1", llvmpipe), "cpu-v1");
+  assert.equal(resolveKernelPolicy("cpu-prev", llvmpipe), "cpu-prev");
   assert.equal(resolveKernelPolicy("auto", null), "stock");
   assert.throws(
     () => resolveKernelPolicy("fast" as "auto", h200),
-    /^Error: Unknown kernel policy "fast"; use one of auto, cpu, cpu-v1, gpu, stock, project$/,
+    /^Error: Unknown kernel policy "fast"; use one of auto, cpu, cpu-prev, gpu, stock$/,
   );
 });
 
@@ -132,8 +131,8 @@ Deno.test({
       assert.ok((info.limits?.maxComputeInvocationsPerWorkgroup ?? 0) >= 64, JSON.stringify(info.limits));
       const stock = await selectBackend("webgpu", { kernels: "stock" });
       assert.equal(stock.kernels, "stock");
-      assert.equal(projectKernelsActive(), false);
-      assert.equal((await selectBackend("webgpu", { kernels: "project" })).kernels, "cpu");
+      assert.equal(activeKernelSet(), "stock");
+      assert.equal((await selectBackend("webgpu", { kernels: "cpu" })).kernels, "cpu");
       assert.equal(activeKernelSet(), "cpu");
       // a hardware adapter, faked: tfjs's backend is already up, so only the policy reads this description
       const fake = {

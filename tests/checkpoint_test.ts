@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../lib/model/backend.ts";
+import { selectBackend } from "../lib/webgpu/backend.ts";
 import {
   CHECKPOINT_FILES,
   loadModel,

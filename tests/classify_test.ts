@@ -10,7 +10,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import { decodeImage, encodePng, ImageInputError, resizeRgb, sniffImageType } from "../lib/figures/mod.ts";
 import { classifyBytes, classifyImages, openRunModel } from "../lib/infer/mod.ts";
 import { testBatches } from "../lib/data/mod.ts";
-import { selectBackend } from "../lib/model/mod.ts";
+import { selectBackend } from "../lib/webgpu/mod.ts";
 import { makeModelRun } from "./fixtures/model_run.ts";
 
 await selectBackend("cpu");

@@ -17,14 +17,15 @@ import { makeFixtureRun } from "./fixtures/make_run.ts";
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   data: ["core"],
-  model: ["core", "data"],
+  webgpu: ["core"],
+  model: ["core", "data", "webgpu"],
   weights: ["core", "model"],
-  config: ["core", "data", "model"],
+  config: ["core", "data", "model", "webgpu"],
   contract: ["core", "data", "config"],
   run: ["core", "config", "contract"],
-  train: ["core", "data", "model", "config", "contract"],
+  train: ["core", "data", "model", "webgpu", "config", "contract"],
   figures: ["core", "data", "contract"],
-  infer: ["core", "data", "model", "contract", "figures"],
+  infer: ["core", "data", "model", "webgpu", "contract", "figures"],
   dashboard: ["core", "contract", "figures"],
 };
 /** What islands (browser code) may import outside islands/: pure, browser-safe leaves. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../lib/model/backend.ts";
-import { registerKernelSet, unregisterKernelSet } from "../lib/model/webgpu_kernels.ts";
+import { selectBackend } from "../lib/webgpu/backend.ts";
+import { registerKernelSet, unregisterKernelSet } from "../lib/webgpu/kernel_sets.ts";
 import { disposeOptimizer, momentumOptimizer } from "../lib/train/mod.ts";
 
 await selectBackend("webgpu", { stage: "test", kernels: "stock" });

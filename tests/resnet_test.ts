@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { selectBackend } from "../lib/model/backend.ts";
+import { selectBackend } from "../lib/webgpu/backend.ts";
 import {
   BN_EPSILON,
   BN_MOMENTUM,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../lib/config/mod.ts";
 import { createLogger } from "../lib/core/mod.ts";
 import { MetricsLog, runEtaSeconds, TrainReporter } from "../lib/train/mod.ts";
-import type { BackendInfo } from "../lib/model/mod.ts";
+import type { BackendInfo } from "../lib/webgpu/mod.ts";
 
 const LLVMPIPE: BackendInfo = {
   backend: "webgpu",

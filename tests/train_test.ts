@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { createAugmentPlan, encodeAugmentPlan, PLAN_FILE } from "../lib/data/augment_plan.ts";
-import { describeAdapter, selectBackend } from "../lib/model/backend.ts";
+import { describeAdapter, selectBackend } from "../lib/webgpu/backend.ts";
 import { trainBatches } from "../lib/data/batches.ts";
 import { resolveConfig } from "../lib/config/config.ts";
 import { createLogger } from "../lib/core/log.ts";

@@ -31,15 +31,13 @@
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { type Arch, buildResNet, evaluateBatches } from "../lib/model/mod.ts";
 import {
   type AdapterDescription,
-  type Arch,
-  buildResNet,
-  evaluateBatches,
   formatAdapter,
   resolveKernelPolicy,
   selectBackend,
-} from "../lib/model/mod.ts";
+} from "../lib/webgpu/mod.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import {
   chwToHwc,

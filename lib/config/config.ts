@@ -13,7 +13,8 @@
  * @module
  */
 import { TUTORIAL_MEAN, TUTORIAL_STD } from "../data/mod.ts";
-import type { Arch, Backend, KernelPolicy } from "../model/mod.ts";
+import type { Arch } from "../model/mod.ts";
+import type { Backend, KernelPolicy } from "../webgpu/mod.ts";
 
 /** The official address of the CIFAR-10 binary archive. `CIFAR10_URL` overrides it. */
 export const OFFICIAL_DATA_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";

@@ -6,10 +6,10 @@
  * gradients) uses the biased variance in all three and is unchanged here: this layer computes it with the very
  * ops tfjs-layers uses (`tf.moments`, `tf.batchNorm`), so losses at the same weights stay the same.
  *
- * With the `cpu` kernel set active (lib/model/webgpu_kernels.ts), training mode runs
- * {@linkcode batchNormTraining}: the same forward, and the gradient written out as PyTorch writes it, in two
- * fused WebGPU programs on the webgpu backend. Other sets keep tfjs's autodiff, so that the throughput bench
- * compares each set as it was.
+ * With a kernel set registered that has fused training programs (the `cpu` sets of lib/webgpu), training
+ * mode runs {@linkcode batchNormTraining}: the same forward, and the gradient written out as PyTorch writes
+ * it, in two fused WebGPU programs. Other sets keep tfjs's autodiff, so that the throughput bench compares
+ * each set with its own.
  *
  * The class is registered under tfjs's own name, "BatchNormalization", so a saved model (model.json) loads
  * with this update rule, and code that asks a layer's class name (weight import and export) sees a batch
@@ -27,8 +27,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { fusedBatchNormGradAvailable, inputGradient, scaleGradient } from "./kernels/batch_norm_grad.ts";
-import { activeKernelSet } from "./webgpu_kernels.ts";
+import { fusedBatchNormGradAvailable, type TrainingPrograms, trainingPrograms } from "../webgpu/mod.ts";
 
 /** The constructor arguments of tfjs-layers' BatchNormalization. */
 export type BatchNormArgs = Parameters<typeof tfl.layers.batchNormalization>[0];
@@ -86,12 +85,13 @@ export class ReferenceBatchNormalization extends TfjsBatchNormalization {
         update(self.movingMean, mean);
         update(self.movingVariance, tf.mul(variance, besselFactor(n)));
       };
-      // the written-out gradient belongs to the `cpu` kernel set: stock, cpu-v1 and gpu keep tfjs's autodiff,
-      // so that the throughput bench compares each set as it was
-      if (self.gamma && self.beta && activeKernelSet() === "cpu") {
+      // the written-out gradient belongs to the sets with fused programs: stock and gpu keep tfjs's autodiff
+      const programs = trainingPrograms();
+      if (self.gamma && self.beta && programs) {
         return batchNormTraining(x, self.gamma.read(), self.beta.read(), {
           epsilon: self.epsilon,
           onMoments: updateMoving,
+          programs,
         });
       }
       const { mean, variance } = tf.moments(x, reduce);
@@ -113,7 +113,8 @@ export class ReferenceBatchNormalization extends TfjsBatchNormalization {
  * same bits. The gradient is the same function; autodiff reached it through about twice as many full-size
  * elementwise passes (the gradients of the mean, the square and the subtraction inside the moments, each
  * over the whole activation), which on llvmpipe cost more than the convolutions' gradients. `onMoments`
- * receives the batch mean and biased variance (for the moving statistics).
+ * receives the batch mean and biased variance (for the moving statistics); `programs` are the two fused
+ * passes (lib/webgpu), used where they apply, else the gradient runs as tfjs ops.
  *
  * @example
  * ```ts
@@ -128,7 +129,11 @@ export function batchNormTraining(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
-  options: { epsilon: number; onMoments?: (mean: tf.Tensor, variance: tf.Tensor) => void },
+  options: {
+    epsilon: number;
+    onMoments?: (mean: tf.Tensor, variance: tf.Tensor) => void;
+    programs?: Pick<TrainingPrograms, "scaleGradient" | "inputGradient"> | null;
+  },
 ): tf.Tensor {
   const reduce = [...Array(x.rank - 1).keys()];
   const n = reduce.reduce((p, a) => p * x.shape[a], 1);
@@ -148,11 +153,12 @@ export function batchNormTraining(
       const [x, mean, variance, gamma] = saved;
       const rstd = tf.rsqrt(tf.add(variance, options.epsilon));
       const dbeta = tf.sum(dy, reduce);
-      if (fusedBatchNormGradAvailable(x)) {
-        // the two full-size passes as one WebGPU program each (lib/model/kernels/batch_norm_grad.ts)
-        const dgamma = scaleGradient(dy, x, { mean, rstd });
+      const programs = options.programs;
+      if (programs && fusedBatchNormGradAvailable(x)) {
+        // the two full-size passes as one WebGPU program each
+        const dgamma = programs.scaleGradient(dy, x, { mean, rstd });
         const dbetaN = tf.div(dbeta, n), dgammaN = tf.div(dgamma, n), scale = tf.mul(gamma, rstd);
-        return [inputGradient(dy, x, { mean, rstd, dbetaN, dgammaN, scale }), dgamma, dbeta];
+        return [programs.inputGradient(dy, x, { mean, rstd, dbetaN, dgammaN, scale }), dgamma, dbeta];
       }
       const xhat = tf.mul(tf.sub(x, mean), rstd);
       const dgamma = tf.sum(tf.mul(dy, xhat), reduce);

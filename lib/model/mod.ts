@@ -1,12 +1,10 @@
 /**
- * The model: the ResNet builder, the backend and adapter choice, the WebGPU kernels, checkpoint I/O and inference over batches. Knows nothing of runs or training.
+ * The model: the ResNet builder, batch normalization, checkpoint I/O and inference over batches. Knows
+ * nothing of runs or training; the backend and its kernels are lib/webgpu.
  *
  * @module
  */
-export * from "./backend.ts";
 export * from "./batch_norm.ts";
 export * from "./checkpoint.ts";
-export * from "./kernel_policy.ts";
 export * from "./predict.ts";
 export * from "./resnet.ts";
-export * from "./webgpu_kernels.ts";

@@ -13,7 +13,7 @@
  * ```ts
  * import { createLogger } from "../core/mod.ts";
  * import { resolveConfig } from "../config/mod.ts";
- * import { selectBackend } from "../model/mod.ts";
+ * import { selectBackend } from "../webgpu/mod.ts";
  * import type { TrainSources } from "./types.ts";
  * declare const sources: TrainSources;
  * const config = resolveConfig("smoke");
@@ -88,7 +88,7 @@ export function trainParams(config: PipelineConfig): Record<string, unknown> {
  * ```ts
  * import { createLogger } from "../core/mod.ts";
  * import { resolveConfig } from "../config/mod.ts";
- * import { selectBackend } from "../model/mod.ts";
+ * import { selectBackend } from "../webgpu/mod.ts";
  * import type { TrainSources } from "./types.ts";
  * declare const sources: TrainSources;
  * const config = resolveConfig("smoke");

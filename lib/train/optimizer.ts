@@ -1,8 +1,7 @@
 /**
  * The training's optimizer: tfjs's `MomentumOptimizer` (same slots, same checkpoints), whose update runs as
- * two fused WebGPU dispatches per variable when the `cpu` kernel set is active (lib/model/kernels/
- * momentum_update.ts), and as tfjs's own four kernels otherwise, so that the throughput bench's other sets
- * run exactly as before.
+ * two fused WebGPU dispatches per variable when the registered kernel set has fused training programs (the
+ * `cpu` sets of lib/webgpu), and as tfjs's own four kernels otherwise.
  *
  * @example
  * ```ts
@@ -13,7 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { activeKernelSet, fusedMomentumUpdate } from "../model/mod.ts";
+import { trainingPrograms } from "../webgpu/mod.ts";
 
 /** The fields of tfjs's MomentumOptimizer the fused update reads (private in its types). */
 interface MomentumFields {
@@ -28,9 +27,8 @@ interface MomentumFields {
 class FusedMomentumOptimizer extends tf.MomentumOptimizer {
   override applyGradients(variableGradients: Parameters<tf.MomentumOptimizer["applyGradients"]>[0]): void {
     const self = this as unknown as MomentumFields;
-    if (activeKernelSet() !== "cpu" || tf.getBackend() !== "webgpu" || self.useNesterov) {
-      return super.applyGradients(variableGradients);
-    }
+    const programs = trainingPrograms();
+    if (!programs || self.useNesterov) return super.applyGradients(variableGradients);
     const names = Array.isArray(variableGradients)
       ? variableGradients.map((item) => item.name)
       : Object.keys(variableGradients);
@@ -48,7 +46,7 @@ class FusedMomentumOptimizer extends tf.MomentumOptimizer {
         : variableGradients[name];
       if (gradient == null) return;
       tf.tidy(() => {
-        const [nextAccumulation, nextValue] = fusedMomentumUpdate(value, accumulation, gradient, {
+        const [nextAccumulation, nextValue] = programs.momentumUpdate(value, accumulation, gradient, {
           momentum: self.m,
           negLearningRate: self.c,
         });

@@ -11,7 +11,7 @@
  */
 import type { PipelineConfig } from "../config/mod.ts";
 import { formatDuration, type Logger, plural, type Progress } from "../core/mod.ts";
-import type { BackendInfo } from "../model/mod.ts";
+import type { BackendInfo } from "../webgpu/mod.ts";
 import type { MetricsLog } from "./metrics_log.ts";
 import type { EpochRecord, StepEvent } from "./types.ts";
 

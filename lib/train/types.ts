@@ -13,7 +13,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { PipelineConfig } from "../config/mod.ts";
 import type { Batch } from "../data/mod.ts";
-import type { BackendInfo } from "../model/mod.ts";
+import type { BackendInfo } from "../webgpu/mod.ts";
 import type { Logger } from "../core/mod.ts";
 
 /** Where the loop's batches come from. */

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { PipelineError } from "../core/mod.ts";
-import { registerKernelSet } from "./webgpu_kernels.ts";
+import { registerKernelSet } from "./kernel_sets.ts";
 import { type KernelPolicy, type KernelSet, resolveKernelPolicy } from "./kernel_policy.ts";
 
 /** The tfjs backends a run may train on. */
@@ -127,7 +127,7 @@ export interface SelectBackendOptions {
   /** The stage named in errors (default "train"). */
   stage?: string;
   /**
-   * On webgpu, which convolution kernels to run (lib/model/kernel_policy.ts): `auto` (default) picks `cpu`
+   * On webgpu, which convolution kernels to run (kernel_policy.ts): `auto` (default) picks `cpu`
    * on a software adapter (4–20× faster than tfjs's there) and `gpu` on a hardware one; `stock` is tfjs's.
    */
   kernels?: KernelPolicy;

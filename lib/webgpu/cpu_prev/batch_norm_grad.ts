@@ -1,50 +1,26 @@
 /**
- * WebGPU programs for batch norm's gradient (lib/model/batch_norm.ts): the two passes that need the whole
- * activation, each one program instead of a chain of elementwise kernels.
- *
- * - {@linkcode scaleGradient}: dγ = Σ_rows dy · (x − μ)·σ⁻¹, per channel.
- * - {@linkcode inputGradient}: dx = ((dy − dβ/n) − (x − μ)·σ⁻¹ · dγ/n) · γσ⁻¹.
- *
- * On llvmpipe every load and store costs about the same whatever the buffer (a SIMD gather or scatter), and
- * a chain of six elementwise kernels reads and writes the activation six times. Here an invocation owns four
- * channels (a `vec4`) and a block of rows: it loads its channels' per-channel values once, then reads dy and
- * x and writes dx once per row. The expressions keep the order of the ops they replace, x̂ = (x − μ)·σ⁻¹
- * first. Channels-last float32 with a channel count divisible by 4 only; the caller uses tfjs ops otherwise.
+ * The `cpu-prev` set's batch-norm gradient: the `cpu` set's two programs (cpu/batch_norm_grad.ts, the same
+ * expressions and order) with the tensor's shape written into the shader, one pipeline per shape.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-webgpu";
- * import { fusedBatchNormGradAvailable } from "./batch_norm_grad.ts";
+ * import { prevScaleGradient } from "./batch_norm_grad.ts";
  * await tf.setBackend("webgpu");
- * fusedBatchNormGradAvailable(tf.zeros([2, 4, 4, 8])); // true
+ * const x = tf.randomNormal([2, 4, 4, 8]);
+ * const dgamma = prevScaleGradient(tf.onesLike(x), x, { mean: tf.zeros([8]), rstd: tf.ones([8]) });
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Program, WebGPUBackendLike } from "./program.ts";
+import type { Program, WebGPUBackendLike } from "../program.ts";
+import { BN_CHUNK as CHUNK } from "../cpu/batch_norm_grad.ts";
 
 /** Rows an invocation of {@linkcode inputGradient} owns. */
 const ROWS = 32;
-/** Rows summed into one partial sum before it is added to the total (as lib/model/kernels/cpu_reduce.ts). */
-const CHUNK = 64;
 /** Lanes per workgroup. */
 const WORKGROUP = 8;
-
-/**
- * Whether the fused programs apply to `x`: the webgpu backend, float32, channels-last with a channel count
- * divisible by 4.
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * fusedBatchNormGradAvailable(tf.zeros([2, 3])); // false on the cpu backend
- * ```
- */
-export function fusedBatchNormGradAvailable(x: tf.Tensor): boolean {
-  return tf.getBackend() === "webgpu" && x.dtype === "float32" && x.rank >= 2 &&
-    x.shape[x.rank - 1] % 4 === 0;
-}
 
 const rowsOf = (x: tf.Tensor) => x.size / x.shape[x.rank - 1];
 
@@ -61,10 +37,10 @@ function run(program: Program, inputs: tf.Tensor[]): tf.Tensor {
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * const x = tf.randomNormal([2, 4, 4, 8]);
- * const dgamma = scaleGradient(tf.onesLike(x), x, { mean: tf.zeros([8]), rstd: tf.ones([8]) });
+ * const dgamma = prevScaleGradient(tf.onesLike(x), x, { mean: tf.zeros([8]), rstd: tf.ones([8]) });
  * ```
  */
-export function scaleGradient(
+export function prevScaleGradient(
   dy: tf.Tensor,
   x: tf.Tensor,
   stats: { mean: tf.Tensor; rstd: tf.Tensor },
@@ -110,10 +86,10 @@ fn main(index: i32) {
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * const x = tf.randomNormal([2, 4, 4, 8]), c = tf.ones([8]), z = tf.zeros([8]);
- * const dx = inputGradient(tf.onesLike(x), x, { mean: z, rstd: c, dbetaN: z, dgammaN: z, scale: c });
+ * const dx = prevInputGradient(tf.onesLike(x), x, { mean: z, rstd: c, dbetaN: z, dgammaN: z, scale: c });
  * ```
  */
-export function inputGradient(
+export function prevInputGradient(
   dy: tf.Tensor,
   x: tf.Tensor,
   perChannel: { mean: tf.Tensor; rstd: tf.Tensor; dbetaN: tf.Tensor; dgammaN: tf.Tensor; scale: tf.Tensor },

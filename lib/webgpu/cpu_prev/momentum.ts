@@ -1,21 +1,14 @@
 /**
- * The Momentum update of one variable in two WebGPU dispatches instead of tfjs's four elementwise kernels:
- *
- *   accumulation' = m · accumulation + gradient
- *   value'        = c · accumulation' + value        (c = −learning rate)
- *
- * tfjs's `MomentumOptimizer` runs `add(mul(m, accumulation), gradient)` and `add(mul(c, accumulation'),
- * value)`: four passes over every weight, each a kernel call. ResNet50 has 161 trainable variables and 23.5 M
- * weights, so at batch 64 on llvmpipe these took about 0.7 s of a 12 s step. The expressions and their order
- * are tfjs's (and PyTorch's SGD with momentum, dampening 0: buf = μ·buf + g, p = p − lr·buf).
+ * The `cpu-prev` set's Momentum update: the `cpu` set's two dispatches (cpu/momentum.ts, the same
+ * expressions) with the variable's size written into the shader, one pipeline per distinct size.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-webgpu";
- * import { fusedMomentumUpdate } from "./momentum_update.ts";
+ * import { prevMomentumUpdate } from "./momentum.ts";
  * await tf.setBackend("webgpu");
- * const [acc, value] = fusedMomentumUpdate(tf.ones([8]), tf.zeros([8]), tf.ones([8]), {
+ * const [acc, value] = prevMomentumUpdate(tf.ones([8]), tf.zeros([8]), tf.ones([8]), {
  *   momentum: tf.scalar(0.9),
  *   negLearningRate: tf.scalar(-0.1),
  * });
@@ -23,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Program, WebGPUBackendLike } from "./program.ts";
+import type { Program, WebGPUBackendLike } from "../program.ts";
 
 const WORKGROUP = 64;
 
@@ -64,13 +57,13 @@ function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * const [acc, value] = fusedMomentumUpdate(tf.ones([3]), tf.zeros([3]), tf.ones([3]), {
+ * const [acc, value] = prevMomentumUpdate(tf.ones([3]), tf.zeros([3]), tf.ones([3]), {
  *   momentum: tf.scalar(0.9),
  *   negLearningRate: tf.scalar(-0.1),
  * });
  * ```
  */
-export function fusedMomentumUpdate(
+export function prevMomentumUpdate(
   value: tf.Tensor,
   accumulation: tf.Tensor,
   gradient: tf.Tensor,

@@ -4,7 +4,7 @@
  * split-K program, which adds each split's partial sums into the output with atomics in whatever order the
  * threads finish: the same inputs then give different bits from run to run. The guard wraps the backend's
  * `runWebGPUProgram` and runs such a program as the project's tiled GEMM with a two-pass split-K
- * (lib/model/kernels/tiled_gemm.ts) instead. It also counts every other program that writes with atomics,
+ * (tiled_gemm.ts) instead. It also counts every other program that writes with atomics,
  * so a test can assert that training runs none.
  *
  * @example
@@ -62,8 +62,12 @@ export function installDeterminismGuard(backend: tf.KernelBackend): void {
         K,
         inputs: [a, bm],
         variableNames: ["A", "B"],
-        loadA: p.transposeA ? `return A[k * ${M} + m];` : `return A[m * ${K} + k];`,
-        loadB: p.transposeB ? `return B[n * ${K} + k];` : `return B[k * ${N} + n];`,
+        loadA: p.transposeA
+          ? "return A[k * uniforms.gemmDims.x + m];"
+          : "return A[m * uniforms.gemmDims.z + k];",
+        loadB: p.transposeB
+          ? "return B[n * uniforms.gemmDims.z + k];"
+          : "return B[k * uniforms.gemmDims.y + n];",
         aFast: p.transposeA ? "m" : "k",
         bFast: p.transposeB ? "k" : "n",
         outputShape: [1, M, N],

@@ -1,7 +1,8 @@
 /**
  * A tiled, workgroup-memory GEMM for tfjs-webgpu, with a deterministic split-K: C[m, n] = Σ_k A(m, k) ·
  * B(k, n), where A and B are WGSL functions (an implicit im2col, a transposed read, …) rather than
- * stored matrices.
+ * stored matrices. Shape-generic: M, N, K and the split length are uniforms (`uniforms.gemmDims`, x y z w),
+ * and so is whatever the loaders read (a spec's own uniforms), so one pipeline serves every size of a kind.
  *
  * A workgroup of `wg × wg` invocations (16 × 16 where the device allows 256 invocations per workgroup,
  * else 8 × 8) owns a tile of `4·wg × 4·wg` outputs, each invocation 4 × 4 of them, and steps through the
@@ -17,12 +18,20 @@
  * import { runTiledGemm } from "./tiled_gemm.ts";
  * // inside a tfjs-webgpu kernel: C = A · B for stored row-major A [M, K] and B [K, N]
  * // runTiledGemm(backend, { key: "mm", M, N, K, inputs: [a, b], variableNames: ["A", "B"],
- * //   loadA: "return A[m * K + k];", loadB: "return B[k * N + n];", aFast: "k", bFast: "n" });
+ * //   loadA: "return A[m * uniforms.gemmDims.z + k];", loadB: "return B[k * uniforms.gemmDims.y + n];",
+ * //   aFast: "k", bFast: "n" });
  * ```
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import { type Program, range, type WebGPUBackendLike } from "./program.ts";
+import {
+  flatGrid,
+  type Program,
+  type ProgramUniform,
+  range,
+  runProgram,
+  type WebGPUBackendLike,
+} from "./program.ts";
 
 /** Reduction elements staged per step. */
 export const TILE_K = 16;
@@ -39,7 +48,7 @@ const MAX_SCRATCH_BYTES = 256 * 2 ** 20;
 
 /** One GEMM: sizes, operands as WGSL loaders, and the epilogue. */
 export interface GemmSpec {
-  /** A shader-cache key part naming everything the loaders bake in. */
+  /** A pipeline-key part naming the loaders (they read sizes from uniforms only). */
   key: string;
   /** Rows of C. */
   M: number;
@@ -51,6 +60,8 @@ export interface GemmSpec {
   inputs: tf.TensorInfo[];
   /** The WGSL names of `inputs`. */
   variableNames: string[];
+  /** WGSL struct members the loaders read (`uniforms.<name>`), and their values. */
+  uniforms?: { members: string; values: ProgramUniform[] };
   /** Body of `fn loadA(m: i32, k: i32) -> f32`, called with m < M and k < K only. */
   loadA: string;
   /** Body of `fn loadB(k: i32, n: i32) -> f32`, called with k < K and n < N only. */
@@ -139,10 +150,13 @@ export function planGemm(
 /** A dispatch layout for an output of `rank` dimensions (the kernels index it themselves). */
 const layoutOf = (rank: number) => ({ x: [rank - 1], y: range(rank - 1) });
 
+/** The uniforms every program here declares, then the spec's own. */
+const uniformsOf = (spec: GemmSpec) => "gemmDims : vec4<i32>, " + (spec.uniforms?.members ?? "");
+
 /** The first pass: each workgroup one tile of one split's partial sums (or of C itself when unsplit). */
 function gemmProgram(spec: GemmSpec, plan: GemmPlan): Program {
-  const { M, N, K } = spec;
-  const { wg, tile, splits, kPerSplit } = plan;
+  const { M, N } = spec;
+  const { wg, tile, splits } = plan;
   const threads = wg * wg;
   const loadsPerThread = (TILE_K * tile) / threads;
   const final = splits === 1;
@@ -161,7 +175,7 @@ function gemmProgram(spec: GemmSpec, plan: GemmPlan): Program {
   const stores = range(PER_THREAD).flatMap((i) =>
     range(PER_THREAD).map((j) =>
       `{ let m = m0 + ty + ${i * wg}; let n = n0 + tx + ${j * wg};
-    if (m < ${M} && n < ${N}) { result[${final ? "" : `split * ${M * N} + `}m * ${N} + n] = ${
+    if (m < M && n < N) { result[${final ? "" : "split * M * N + "}m * N + n] = ${
         epilogue(`c${i}_${j}`, "n")
       }; } }`
     )
@@ -173,8 +187,9 @@ function gemmProgram(spec: GemmSpec, plan: GemmPlan): Program {
       : `let r = e % ${tile}; let kk = e / ${tile};`;
   return {
     variableNames: spec.variableNames,
+    uniforms: uniformsOf(spec),
     outputShape: final ? (spec.outputShape ?? [M, N]) : [splits, M, N],
-    shaderKey: `tgemm_${spec.key}_${M}_${N}_${K}_${wg}_${splits}_${kPerSplit}_${spec.bias ?? ""}_${
+    shaderKey: `tgemm_${spec.key}_${wg}_${final ? "whole" : "split"}_${spec.bias ?? ""}_${
       spec.relu ?? false
     }_${spec.aFast}${spec.bFast}`,
     dispatchLayout: layoutOf(final ? (spec.outputShape ?? [M, N]).length : 3),
@@ -190,24 +205,27 @@ fn loadB(k: i32, n: i32) -> f32 {
   ${spec.loadB}
 }
 fn main() {
-  _ = uniforms.outShape;
+  let M = uniforms.gemmDims.x;
+  let N = uniforms.gemmDims.y;
+  let K = uniforms.gemmDims.z;
+  let kPerSplit = uniforms.gemmDims.w;
   let tx = i32(localId.x);
   let ty = i32(localId.y);
   let lid = ty * ${wg} + tx;
   let n0 = i32(workgroupId.x) * ${tile};
   let m0 = i32(workgroupId.y) * ${tile};
   let split = i32(workgroupId.z);
-  let kStart = split * ${kPerSplit};
-  let kEnd = min(kStart + ${kPerSplit}, ${K});
+  let kStart = split * kPerSplit;
+  let kEnd = min(kStart + kPerSplit, K);
   ${acc.join("\n  ")}
-  for (var t = 0; t < ${kPerSplit / TILE_K}; t++) {
+  for (var t = 0; t < kPerSplit / ${TILE_K}; t++) {
     let k0 = kStart + t * ${TILE_K};
     for (var i = 0; i < ${loadsPerThread}; i++) {
       let e = lid + i * ${threads};
       ${stage(spec.aFast === "k" ? "k" : "outer")}
       let gm = m0 + r; let gk = k0 + kk;
       var v = 0.0;
-      if (gm < ${M} && gk < kEnd) { v = loadA(gm, gk); }
+      if (gm < M && gk < kEnd) { v = loadA(gm, gk); }
       As[kk][r] = v;
     }
     for (var i = 0; i < ${loadsPerThread}; i++) {
@@ -215,7 +233,7 @@ fn main() {
       ${stage(spec.bFast === "k" ? "k" : "outer")}
       let gn = n0 + r; let gk = k0 + kk;
       var v = 0.0;
-      if (gn < ${N} && gk < kEnd) { v = loadB(gk, gn); }
+      if (gn < N && gk < kEnd) { v = loadB(gk, gn); }
       Bs[kk][r] = v;
     }
     workgroupBarrier();
@@ -231,27 +249,30 @@ fn main() {
 }
 
 /** The second pass: C[m, n] = epilogue(Σ_split partial[split, m, n]), the splits added in order. */
-function sumSplitsProgram(spec: GemmSpec, splits: number): Program {
+function sumSplitsProgram(spec: GemmSpec): Program {
   const { M, N } = spec;
-  const size = M * N;
   let v = "s";
-  if (spec.bias) v = `(${v} + ${spec.bias}[i % ${N}])`;
+  if (spec.bias) v = `(${v} + ${spec.bias}[i % N])`;
   if (spec.relu) v = `max(${v}, 0.0)`;
   const names = ["partial", ...(spec.bias ? [spec.bias] : [])];
+  const grid = flatGrid(M * N, { workgroup: 64 });
   return {
     variableNames: names,
+    uniforms: uniformsOf(spec) + "splits : i32, ",
     outputShape: spec.outputShape ?? [M, N],
-    shaderKey: `tgemm_sum_${M}_${N}_${splits}_${spec.bias ?? ""}_${spec.relu ?? false}`,
+    shaderKey: `tgemm_sum_${spec.bias ?? ""}_${spec.relu ?? false}`,
     dispatchLayout: layoutOf((spec.outputShape ?? [M, N]).length),
     workgroupSize: [64, 1, 1],
-    dispatch: [Math.ceil(size / 64), 1, 1],
+    dispatch: grid.dispatch,
     getUserCode: () => `
 fn main() {
-  _ = uniforms.outShape;
-  let i = i32(globalId.x);
-  if (i >= ${size}) { return; }
+  let N = uniforms.gemmDims.y;
+  let size = uniforms.gemmDims.x * N;
+  ${grid.code}
+  let i = gid;
+  if (i >= size) { return; }
   var s = 0.0;
-  for (var p = 0; p < ${splits}; p++) { s = s + partial[p * ${size} + i]; }
+  for (var p = 0; p < uniforms.splits; p++) { s = s + partial[p * size + i]; }
   result[i] = ${v};
 }`,
   };
@@ -265,14 +286,23 @@ fn main() {
  * ```ts
  * // inside a tfjs-webgpu kernel function, with backend, a [M, K] and b [K, N]:
  * // const c = runTiledGemm(backend, { key: "mm", M, N, K, inputs: [a, b], variableNames: ["A", "B"],
- * //   loadA: `return A[m * ${K} + k];`, loadB: `return B[k * ${N} + n];`, aFast: "k", bFast: "n" });
+ * //   loadA: "return A[m * uniforms.gemmDims.z + k];", loadB: "return B[k * uniforms.gemmDims.y + n];",
+ * //   aFast: "k", bFast: "n" });
  * ```
  */
 export function runTiledGemm(backend: WebGPUBackendLike, spec: GemmSpec): tf.TensorInfo | null {
   const plan = planGemm(spec.M, spec.N, spec.K, backend.device.limits);
   if (!plan) return null;
+  const uniforms: ProgramUniform[] = [
+    { type: "int32", data: [spec.M, spec.N, spec.K, plan.kPerSplit] },
+    ...(spec.uniforms?.values ?? []),
+  ];
   if (plan.splits === 1) {
-    return backend.runWebGPUProgram(gemmProgram(spec, plan), spec.inputs, "float32", undefined, spec.output);
+    return runProgram(backend, gemmProgram(spec, plan), {
+      inputs: spec.inputs,
+      uniforms,
+      output: spec.output,
+    });
   }
   // the first pass reads no bias (the summing pass adds it), and an unused binding fails validation
   const biasAt = spec.bias ? spec.variableNames.indexOf(spec.bias) : -1;
@@ -281,15 +311,13 @@ export function runTiledGemm(backend: WebGPUBackendLike, spec: GemmSpec): tf.Ten
     inputs: spec.inputs.filter((_, i) => i !== biasAt),
     variableNames: spec.variableNames.filter((_, i) => i !== biasAt),
   };
-  const partial = backend.runWebGPUProgram(gemmProgram(operands, plan), operands.inputs, "float32");
+  const partial = runProgram(backend, gemmProgram(operands, plan), { inputs: operands.inputs, uniforms });
   const biasInput = biasAt >= 0 ? [spec.inputs[biasAt]] : [];
-  const out = backend.runWebGPUProgram(
-    sumSplitsProgram(spec, plan.splits),
-    [partial, ...biasInput],
-    "float32",
-    undefined,
-    spec.output,
-  );
+  const out = runProgram(backend, sumSplitsProgram(spec), {
+    inputs: [partial, ...biasInput],
+    uniforms: [...uniforms, { type: "int32", data: [plan.splits] }],
+    output: spec.output,
+  });
   backend.disposeData(partial.dataId);
   return out;
 }

@@ -2,13 +2,13 @@
  * Which convolution kernels the webgpu backend runs: a policy asked for on the command line (`--kernels`)
  * and the kernel set it resolves to on the adapter at hand.
  *
- * - `cpu`: the kernels shaped for a software adapter (lib/model/kernels/cpu_kernels.ts): register tiles
- *   of up to 32 rows × 32 channels per invocation, 8-lane workgroups, no workgroup memory.
- * - `cpu-v1`: the software-adapter kernels of round 1 (16 rows × 4 channels per invocation), kept so that
- *   the throughput bench can compare. `project`, their name before the `gpu` set, is accepted as an alias of
- *   `cpu`.
- * - `gpu`: the kernels shaped for a hardware GPU (lib/model/kernels/gpu_kernels.ts): tiled
- *   workgroup-memory implicit GEMMs, split-K with a second summing pass for the filter gradient.
+ * - `cpu`: the kernels shaped for a software adapter (cpu/): shape-generic register-tiled implicit GEMMs
+ *   (up to 8 rows × 32 channels per invocation, 8-lane workgroups, no workgroup memory), per-channel
+ *   reductions, batch norm's gradient and the Momentum update as fused programs.
+ * - `cpu-prev`: the same with every size written into the shader and tiles up to 32 × 32 (cpu_prev/):
+ *   a pipeline per layer shape; kept so that the throughput bench can compare compile and step times.
+ * - `gpu`: the kernels shaped for a hardware GPU (gpu_conv.ts): tiled workgroup-memory implicit GEMMs,
+ *   split-K with a second summing pass for the filter gradient.
  * - `stock`: tfjs's own kernels.
  * - `auto` (the default): `cpu` on a software adapter (`isFallbackAdapter`, or a known software name:
  *   llvmpipe, lavapipe, SwiftShader, WARP), `gpu` on a hardware one.
@@ -22,13 +22,13 @@
  * @module
  */
 
-/** The kernel policies `--kernels` accepts (`project` is the old name of `cpu`). */
-export const KERNEL_POLICIES = ["auto", "cpu", "cpu-v1", "gpu", "stock", "project"] as const;
+/** The kernel policies `--kernels` accepts. */
+export const KERNEL_POLICIES = ["auto", "cpu", "cpu-prev", "gpu", "stock"] as const;
 /** One kernel policy. */
 export type KernelPolicy = typeof KERNEL_POLICIES[number];
 
 /** The kernel sets a policy resolves to. */
-export const KERNEL_SETS = ["cpu", "cpu-v1", "gpu", "stock"] as const;
+export const KERNEL_SETS = ["cpu", "cpu-prev", "gpu", "stock"] as const;
 /** One kernel set. */
 export type KernelSet = typeof KERNEL_SETS[number];
 
@@ -64,12 +64,12 @@ export function isSoftwareAdapter(adapter: AdapterIdentity): boolean {
 
 /**
  * The kernel set `policy` means on `adapter`: `auto` picks `cpu` on a software adapter and `gpu` on a
- * hardware one; `project` is `cpu`; with no adapter (the cpu backend) every policy is `stock`.
+ * hardware one; with no adapter (the cpu backend) every policy is `stock`.
  *
  * @example
  * ```ts
  * resolveKernelPolicy("auto", { name: "llvmpipe (LLVM 15.0.6, 256 bits)", isFallbackAdapter: true }); // "cpu"
- * resolveKernelPolicy("project", null); // "stock" (no webgpu adapter: the cpu backend)
+ * resolveKernelPolicy("cpu", null); // "stock" (no webgpu adapter: the cpu backend)
  * ```
  */
 export function resolveKernelPolicy(policy: KernelPolicy, adapter: AdapterIdentity | null): KernelSet {
@@ -77,7 +77,6 @@ export function resolveKernelPolicy(policy: KernelPolicy, adapter: AdapterIdenti
     throw new Error(`Unknown kernel policy "${policy}"; use one of ${KERNEL_POLICIES.join(", ")}`);
   }
   if (!adapter) return "stock";
-  if (policy === "project") return "cpu";
   if (policy === "auto") return isSoftwareAdapter(adapter) ? "cpu" : "gpu";
   return policy;
 }

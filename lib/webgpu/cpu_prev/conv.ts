@@ -1,54 +1,28 @@
 /**
- * The `cpu` kernel set: WebGPU convolution kernels for tfjs, shaped for software adapters (Mesa
- * llvmpipe/lavapipe) by the GEMM roofline of bench/roofline_bench.ts.
+ * The `cpu-prev` set's convolutions: the `cpu` set's implicit GEMMs (cpu/conv.ts, the same sums in the same
+ * order, so the same bits) with every size written into the shader and register tiles of up to 32 rows × 32
+ * channels. Each layer shape, batch size and pass is its own pipeline, and a 32 × 32 tile takes seconds to
+ * compile on llvmpipe; steady steps are about as fast as the `cpu` set's. Selectable (`--kernels cpu-prev`)
+ * so that bench/throughput_bench.ts can compare compile time and step time of both in one run.
  *
- * On llvmpipe a compute shader runs one workgroup per CPU thread and its invocations as 8 SIMD lanes.
- * Every load costs far more than a multiply-add there (in the roofline's GEMMs, fitting time against loads
- * and FMAs gives a load about 13–30 FMAs' worth), so what decides the speed is how many FMAs each load
- * feeds: the size of the register tile an invocation owns. On a 512³ GEMM, a tile of 16 rows × 4 columns
- * (the `cpu-v1` kernels, lib/model/kernels/cpu_v1_kernels.ts) ran at 1.4 GFLOP/s and one of 32 × 32 at
- * 5.1–5.7 GFLOP/s; workgroup memory (1–2 barriers a tile) and wider loads along k did not help.
- *
- * So each invocation here owns `tm` rows of the implicit GEMM × `4·v` channels (`v` vec4s), up to 32 × 32,
- * in workgroups of 8 lanes, with no workgroup memory and no barrier. The tile shrinks only where a layer
- * would otherwise have too few invocations to keep every core busy ({@linkcode chooseTile}). The sums run in
- * the same order as `cpu-v1`'s (one accumulator per output, k ascending), so both sets give the same bits.
- *
- * - `Conv2DBackpropFilter` (NHWC): dW[k, co] = Σ_m im2col(x)[m, k] · dy[m, co]; rows: `tm` consecutive input
- *   channels at one tap.
- * - `FusedConv2D` and `Conv2D` (NHWC, bias and `relu`/`linear` activation): y[m, co] = Σ_k im2col(x)[m, k] ·
- *   W[k, co]; rows: `tm` output pixels.
- * - `Conv2DBackpropInput` (NHWC): dx[m, ci] = Σ dy · W over the taps that reach pixel m; rows: `tm` input
- *   pixels of one stride phase; one small dispatch first swaps the filter's channel axes so that input
- *   channels are consecutive.
- *
- * Anything else (NCHW, dilations, channel counts not divisible by 4, other activations) goes to the stock
- * kernel. {@linkcode cpuKernel} wraps one stock kernel; lib/model/webgpu_kernels.ts registers them.
+ * Each invocation owns `tm` rows of the implicit GEMM × `4·v` channels, in workgroups of 8 lanes, with no
+ * workgroup memory and no barrier; the tile shrinks only where a layer would otherwise have too few
+ * invocations to keep every core busy ({@linkcode chooseTile}).
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-webgpu";
- * import { cpuKernel } from "./cpu_kernels.ts";
+ * import { convKernel } from "../program.ts";
+ * import { prevConv } from "./conv.ts";
  * await tf.setBackend("webgpu");
  * const stock = tf.getKernel("Conv2DBackpropFilter", "webgpu")!;
- * const kernelFunc = cpuKernel("Conv2DBackpropFilter", stock.kernelFunc);
+ * const kernelFunc = convKernel(prevConv, { name: "Conv2DBackpropFilter", stock: stock.kernelFunc });
  * ```
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
-import {
-  type Attrs,
-  type ConvInfo,
-  convInfoOf,
-  type ConvKernelName,
-  convKey,
-  type KernelArgs,
-  plainNHWC,
-  type Program,
-  range,
-  type WebGPUBackendLike,
-} from "./program.ts";
+import type * as tf from "@tensorflow/tfjs-core";
+import { type ConvCall, type ConvInfo, convKey, type ConvPrograms, type Program, range } from "../program.ts";
 
 /** Lanes per workgroup: one SIMD chunk of llvmpipe's 8 AVX2 lanes (the roofline's best). */
 const WORKGROUP = 8;
@@ -388,48 +362,33 @@ fn main() {
 }
 
 /**
- * The `cpu` set's kernel function for `name`, falling back to `stock` for cases it does not handle.
+ * The `cpu-prev` set's conv programs, for {@linkcode convKernel}: output channels in fours (and any input
+ * channels for the input gradient); the stock kernel runs otherwise.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { convKernel } from "../program.ts";
  * const stock = tf.getKernel("Conv2D", "webgpu")!;
- * tf.registerKernel({ ...stock, kernelFunc: cpuKernel("Conv2D", stock.kernelFunc) });
+ * tf.registerKernel({ ...stock, kernelFunc: convKernel(prevConv, { name: "Conv2D", stock: stock.kernelFunc }) });
  * ```
  */
-export function cpuKernel(name: ConvKernelName, stock: tf.KernelFunc): tf.KernelFunc {
-  return (args: KernelArgs) => {
-    const backend = args.backend as unknown as WebGPUBackendLike;
-    const attrs = args.attrs as Attrs;
-    const inputs = args.inputs as Record<string, tf.TensorInfo | undefined>;
-    if (name === "Conv2DBackpropFilter") {
-      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const c = convInfoOf(x.shape, attrs.filterShape as number[], attrs);
-      if (plainNHWC(c) && c.outChannels % 4 === 0 && x.dtype === "float32") {
-        return backend.runWebGPUProgram(filterGradProgram(c), [x, dy], "float32");
-      }
-    } else if (name === "Conv2DBackpropInput") {
-      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-      const c = convInfoOf(attrs.inputShape as number[], filter.shape, attrs);
-      if (plainNHWC(c) && dy.dtype === "float32") {
-        const swapped = backend.runWebGPUProgram(transposeFilterProgram(filter.shape), [filter], "float32");
-        const dx = backend.runWebGPUProgram(inputGradProgram(c), [dy, swapped], "float32");
-        backend.disposeData(swapped.dataId);
-        return dx;
-      }
-    } else {
-      const { x, filter, bias, preluActivationWeights } = inputs;
-      const activation = (attrs.activation ?? "linear") as string;
-      const c = convInfoOf(x!.shape, filter!.shape, attrs);
-      const biasOk = bias == null || (bias.shape.length === 1 && bias.shape[0] === c.outChannels);
-      if (
-        plainNHWC(c) && c.outChannels % 4 === 0 && x!.dtype === "float32" && biasOk &&
-        preluActivationWeights == null && (activation === "linear" || activation === "relu")
-      ) {
-        const program = convForwardProgram(c, bias != null, activation === "relu");
-        return backend.runWebGPUProgram(program, bias ? [x!, filter!, bias] : [x!, filter!], "float32");
-      }
-    }
-    return stock(args) as tf.TensorInfo;
-  };
-}
+export const prevConv: ConvPrograms = {
+  forward(c: ConvInfo, call: ConvCall): tf.TensorInfo | null {
+    if (c.outChannels % 4) return null;
+    const { backend, x, filter, bias } = call;
+    const program = convForwardProgram(c, bias != null, call.relu ?? false);
+    return backend.runWebGPUProgram(program, bias ? [x!, filter!, bias] : [x!, filter!], "float32");
+  },
+  filterGrad(c: ConvInfo, call: ConvCall): tf.TensorInfo | null {
+    if (c.outChannels % 4) return null;
+    return call.backend.runWebGPUProgram(filterGradProgram(c), [call.x!, call.dy!], "float32");
+  },
+  inputGrad(c: ConvInfo, call: ConvCall): tf.TensorInfo | null {
+    const { backend, dy, filter } = call;
+    const swapped = backend.runWebGPUProgram(transposeFilterProgram(filter!.shape), [filter!], "float32");
+    const dx = backend.runWebGPUProgram(inputGradProgram(c), [dy!, swapped], "float32");
+    backend.disposeData(swapped.dataId);
+    return dx;
+  },
+};

@@ -1,0 +1,378 @@
+/**
+ * The `cpu` set's convolutions: register-tiled implicit GEMMs for software adapters (Mesa llvmpipe and
+ * lavapipe), shape-generic: every size, stride and pad reaches the shader as a uniform, so one compiled
+ * pipeline serves every layer, batch size and partial batch of its kind. A pipeline's key holds only what
+ * changes the generated code: the tile (rows × vec4 columns) and, for the forward, bias and relu.
+ *
+ * On llvmpipe an invocation is one of 8 SIMD lanes and a load costs far more than a multiply-add, so speed
+ * follows the register tile an invocation owns (the FMAs each load feeds); compile time follows it too, and
+ * much faster (bench/roofline_bench.ts `--compile` measures both). Here an invocation owns `rows` rows of
+ * the implicit GEMM × `4·vec4s` channels, at most 8 × 32 (the knee of that trade-off on a 512³ GEMM: within
+ * a few per cent of a 32 × 32 tile's GFLOP/s at about a tenth of its compile time), in workgroups of 8
+ * lanes, with no workgroup memory and no barrier. The tile depends only on channel counts, never on the batch,
+ * so a new batch size compiles nothing new.
+ *
+ * The sums run in the same order as the `cpu-prev` kernels' (one accumulator per output, the reduction in
+ * ascending order; the filter gradient skips the taps that fall in the padding, which only ever added
+ * zeros), so both sets give the same bits.
+ *
+ * - `Conv2DBackpropFilter`: dW[k, co] = Σ_m im2col(x)[m, k] · dy[m, co]; rows: `rows` consecutive input
+ *   channels at one tap; the reduction walks batch, output row and column in three loops whose bounds skip
+ *   the padding, with no division inside.
+ * - `FusedConv2D` and `Conv2D` (bias and `relu`/`linear`): y[m, co] = Σ_k im2col(x)[m, k] · W[k, co]; rows:
+ *   output pixels.
+ * - `Conv2DBackpropInput`: dx[m, ci] = Σ dy · W over the taps that reach pixel m; rows: input pixels of one
+ *   stride phase (one phase per `workgroupId.z`); a first small dispatch swaps the filter's channel axes so
+ *   that input channels are consecutive. Channels not in fours (the stem's 3) are owned whole by an
+ *   invocation, one scalar each.
+ *
+ * The forward and the filter gradient need output channels in fours; anything else goes to the stock kernel.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-webgpu";
+ * import { convKernel } from "../program.ts";
+ * import { cpuConv } from "./conv.ts";
+ * await tf.setBackend("webgpu");
+ * const stock = tf.getKernel("Conv2DBackpropFilter", "webgpu")!;
+ * const kernelFunc = convKernel(cpuConv, { name: "Conv2DBackpropFilter", stock: stock.kernelFunc });
+ * ```
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+import {
+  CONV_GEOMETRY,
+  CONV_UNIFORMS,
+  type ConvCall,
+  type ConvInfo,
+  type ConvPrograms,
+  convUniforms,
+  CPU_WORKGROUP,
+  flatGrid,
+  largestDivisor,
+  type Program,
+  range,
+  runProgram,
+} from "../program.ts";
+
+/** The most rows of a tile. */
+const MAX_ROWS = 8;
+
+/** One invocation's register tile: `rows` rows of the implicit GEMM × `vec4s` groups of four channels. */
+export interface Tile {
+  rows: number;
+  vec4s: number;
+}
+
+/**
+ * The tile of each conv kind for a conv's channel counts: 8 rows (the filter gradient's rows are input
+ * channels at one tap, so there they must divide the channel count: 8, 4, 2 or 1, or all of them below 8)
+ * × the most vec4 columns, up to 8, that divide the channels in fours.
+ *
+ * @example
+ * ```ts
+ * convTiles({ inChannels: 3, outChannels: 64 }).filterGrad; // { rows: 3, vec4s: 8 }
+ * convTiles({ inChannels: 64, outChannels: 16 }).forward;   // { rows: 8, vec4s: 4 }
+ * ```
+ */
+export function convTiles(
+  c: Pick<ConvInfo, "inChannels" | "outChannels">,
+): { forward: Tile; filterGrad: Tile; inputGrad: Tile } {
+  const co4 = c.outChannels / 4, ci = c.inChannels;
+  return {
+    forward: { rows: MAX_ROWS, vec4s: largestDivisor(co4) },
+    filterGrad: { rows: ci < MAX_ROWS ? ci : largestDivisor(ci), vec4s: largestDivisor(co4) },
+    inputGrad: { rows: MAX_ROWS, vec4s: ci % 4 === 0 ? largestDivisor(ci / 4) : ci },
+  };
+}
+
+/** The accumulators of a tile: `acc{row}_{col}`. */
+const accumulators = (t: Tile, type: string) =>
+  range(t.rows).flatMap((j) => range(t.vec4s).map((v) => `var acc${j}_${v} = ${type}(0.0);`)).join("\n  ");
+
+/** One reduction step of the tile: `a{row}` (a scalar) times `b{col}` into every accumulator. */
+const tileFma = (t: Tile, type: string) =>
+  range(t.rows).map((j) =>
+    range(t.vec4s).map((v) => `acc${j}_${v} = fma(${type}(a${j}), b${v}, acc${j}_${v});`).join(" ")
+  ).join("\n        ");
+
+/** The fields every program of this file shares. */
+function program(
+  name: string,
+  t: Tile,
+  options: Pick<Program, "variableNames" | "variableComponents" | "outputComponent" | "getUserCode">,
+): Omit<Program, "outputShape" | "dispatch"> {
+  return {
+    ...options,
+    uniforms: CONV_UNIFORMS,
+    shaderKey: `cpu3_${name}_${t.rows}x${t.vec4s}`,
+    dispatchLayout: { x: [3], y: [0, 1, 2] },
+    workgroupSize: [CPU_WORKGROUP, 1, 1],
+  };
+}
+
+/** Filter gradient; invocation: `4·vec4s` output channels × `rows` consecutive input channels at one tap. */
+function filterGradProgram(c: ConvInfo, t: Tile): Program {
+  const K = c.filterHeight * c.filterWidth * c.inChannels, cols = c.outChannels / 4 / t.vec4s;
+  const g = flatGrid(cols * (K / t.rows));
+  const dyLoads = range(t.vec4s).map((v) => `let b${v} = dy[db + ${v}];`).join(" ");
+  const xLoads = range(t.rows).map((j) => `let a${j} = x[xb + ${j}];`).join(" ");
+  const store = range(t.rows).flatMap((j) =>
+    range(t.vec4s).map((v) => `result[(kBase + ${j}) * outC4 + co4 + ${v}] = acc${j}_${v};`)
+  ).join("\n  ");
+  return {
+    ...program("dw", t, {
+      variableNames: ["x", "dy"],
+      variableComponents: [1, 4],
+      outputComponent: 4,
+      getUserCode: () => `
+fn main() {
+  ${CONV_GEOMETRY}
+  let outC4 = outC / 4;
+  let cols = outC4 / ${t.vec4s};
+  ${g.code}
+  if (gid >= cols * (kH * kW * inC / ${t.rows})) { return; }
+  let co4 = (gid % cols) * ${t.vec4s};
+  let kBase = (gid / cols) * ${t.rows};
+  let ci0 = kBase % inC;
+  let wC = (kBase / inC) % kW;
+  let wR = kBase / (inC * kW);
+  // the output rows and columns whose tap lands inside the input: iy = oy·sH − padT + wR in [0, inH)
+  let ty = padT - wR;
+  let tx = padL - wC;
+  let oyLo = select(0, (ty + sH - 1) / sH, ty > 0);
+  let oxLo = select(0, (tx + sW - 1) / sW, tx > 0);
+  let oyHi = select(0, min(outH, (inH - 1 + ty) / sH + 1), inH - 1 + ty >= 0);
+  let oxHi = select(0, min(outW, (inW - 1 + tx) / sW + 1), inW - 1 + tx >= 0);
+  let xStep = sW * inC;
+  ${accumulators(t, "vec4<f32>")}
+  for (var b = 0; b < batch; b++) {
+    for (var oy = oyLo; oy < oyHi; oy++) {
+      var xb = ((b * inH + oy * sH - ty) * inW + oxLo * sW - tx) * inC + ci0;
+      var db = ((b * outH + oy) * outW + oxLo) * outC4 + co4;
+      for (var ox = oxLo; ox < oxHi; ox++) {
+        ${dyLoads}
+        ${xLoads}
+        ${tileFma(t, "vec4<f32>")}
+        xb += xStep;
+        db += outC4;
+      }
+    }
+  }
+  ${store}
+}`,
+    }),
+    outputShape: [c.filterHeight, c.filterWidth, c.inChannels, c.outChannels],
+    dispatch: g.dispatch,
+  };
+}
+
+/** Forward convolution; invocation: `4·vec4s` output channels × `rows` output pixels. */
+function forwardProgram(c: ConvInfo, t: Tile, options: { bias: boolean; relu: boolean }): Program {
+  const M = c.batchSize * c.outHeight * c.outWidth, cols = c.outChannels / 4 / t.vec4s;
+  const g = flatGrid(cols * Math.ceil(M / t.rows));
+  const setup = range(t.rows).map((j) =>
+    `let m${j} = min(mBase + ${j}, rowsM - 1);
+  let ox${j} = m${j} % outW; let q${j} = m${j} / outW;
+  let iy${j} = (q${j} % outH) * sH - padT; let ix${j} = ox${j} * sW - padL;
+  let xb${j} = (q${j} / outH) * inH;`
+  ).join("\n  ");
+  const taps = range(t.rows).map((j) =>
+    `let y${j} = iy${j} + wR; let x${j} = ix${j} + wC;
+      let ok${j} = y${j} >= 0 && y${j} < inH && x${j} >= 0 && x${j} < inW;
+      let o${j} = select(0, ((xb${j} + y${j}) * inW + x${j}) * inC, ok${j});
+      let f${j} = select(0.0, 1.0, ok${j});`
+  ).join("\n      ");
+  const loads = range(t.rows).map((j) => `let a${j} = x[o${j} + ci] * f${j};`).join(" ");
+  const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + ci * outC4 + ${v}];`).join(" ");
+  const store = range(t.rows).map((j) =>
+    `if (mBase + ${j} < rowsM) {
+    ${
+      range(t.vec4s).map((v) => {
+        let value = `acc${j}_${v}`;
+        if (options.bias) value = `(${value} + bias[co4 + ${v}])`;
+        if (options.relu) value = `max(${value}, vec4<f32>(0.0))`;
+        return `result[(mBase + ${j}) * outC4 + co4 + ${v}] = ${value};`;
+      }).join("\n    ")
+    }
+  }`
+  ).join("\n  ");
+  return {
+    ...program(`conv_${options.bias ? "bias" : "nobias"}_${options.relu ? "relu" : "linear"}`, t, {
+      variableNames: options.bias ? ["x", "W", "bias"] : ["x", "W"],
+      variableComponents: options.bias ? [1, 4, 4] : [1, 4],
+      outputComponent: 4,
+      getUserCode: () => `
+fn main() {
+  ${CONV_GEOMETRY}
+  let outC4 = outC / 4;
+  let cols = outC4 / ${t.vec4s};
+  ${g.code}
+  if (gid >= cols * ((rowsM + ${t.rows - 1}) / ${t.rows})) { return; }
+  let co4 = (gid % cols) * ${t.vec4s};
+  let mBase = (gid / cols) * ${t.rows};
+  ${setup}
+  ${accumulators(t, "vec4<f32>")}
+  for (var wR = 0; wR < kH; wR++) {
+    for (var wC = 0; wC < kW; wC++) {
+      ${taps}
+      let wb = (wR * kW + wC) * inC * outC4 + co4;
+      for (var ci = 0; ci < inC; ci++) {
+        ${wLoads}
+        ${loads}
+        ${tileFma(t, "vec4<f32>")}
+      }
+    }
+  }
+  ${store}
+}`,
+    }),
+    outputShape: [c.batchSize, c.outHeight, c.outWidth, c.outChannels],
+    dispatch: g.dispatch,
+  };
+}
+
+/**
+ * Input gradient; invocation: `4·vec4s` input channels (or all of them as scalars when they do not divide
+ * by 4) × `rows` input pixels of one stride phase ((iy + pad) mod s, (ix + pad) mod s; one per
+ * `workgroupId.z`), so that a row block visits only the taps that reach it. `W` is the filter with its
+ * channel axes swapped, [KH, KW, Co, Ci].
+ */
+function inputGradProgram(c: ConvInfo, t: Tile): Program {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, strideHeight: sH, strideWidth: sW } = c;
+  const n = Ci % 4 === 0 ? 4 : 1, cols = Ci / n / t.vec4s, vt = n === 4 ? "vec4<f32>" : "f32";
+  // pixels of the largest phase: an upper bound for every phase's count
+  const maxPixels = B * Math.ceil(H / sH) * Math.ceil(W / sW);
+  const g = flatGrid(cols * Math.ceil(maxPixels / t.rows), { layers: sH * sW });
+  const setup = range(t.rows).map((j) =>
+    `let m${j} = min(mBase + ${j}, count - 1);
+  let qx${j} = m${j} % nqx + qxStart; let q${j} = m${j} / nqx;
+  let qy${j} = q${j} % nqy + qyStart;
+  let db${j} = (q${j} / nqy) * outH;`
+  ).join("\n  ");
+  const taps = range(t.rows).map((j) =>
+    `let oy${j} = qy${j} - ty; let ox${j} = qx${j} - tx;
+      let ok${j} = oy${j} >= 0 && oy${j} < outH && ox${j} >= 0 && ox${j} < outW;
+      let o${j} = select(0, ((db${j} + oy${j}) * outW + ox${j}) * outC, ok${j});
+      let f${j} = select(0.0, 1.0, ok${j});`
+  ).join("\n      ");
+  const loads = range(t.rows).map((j) => `let a${j} = dy[o${j} + co] * f${j};`).join(" ");
+  const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + co * inCn + ${v}];`).join(" ");
+  const store = range(t.rows).map((j) =>
+    `if (mBase + ${j} < count) {
+    let r${j} = (((q${j} / nqy) * inH + qy${j} * sH + ry - padT) * inW + qx${j} * sW + rx - padL) * inCn + c0;
+    ${range(t.vec4s).map((v) => `result[r${j} + ${v}] = acc${j}_${v};`).join(" ")}
+  }`
+  ).join("\n  ");
+  return {
+    ...program(`dx${n}`, t, {
+      variableNames: ["dy", "W"],
+      variableComponents: [1, n],
+      outputComponent: n,
+      getUserCode: () => `
+fn main() {
+  ${CONV_GEOMETRY}
+  let inCn = inC / ${n};
+  let cols = inCn / ${t.vec4s};
+  ${g.code}
+  let c0 = (gid % cols) * ${t.vec4s};
+  let mBase = (gid / cols) * ${t.rows};
+  let ry = i32(workgroupId.z) / sW;
+  let rx = i32(workgroupId.z) % sW;
+  // this phase's pixels: iy = qy·sH + ry − padT for qy in [qyStart, qyStart + nqy), likewise ix
+  let qyStart = (padT - ry + sH - 1) / sH;
+  let qxStart = (padL - rx + sW - 1) / sW;
+  let hy = inH - 1 + padT - ry;
+  let hx = inW - 1 + padL - rx;
+  let nqy = select(0, hy / sH - qyStart + 1, hy >= 0);
+  let nqx = select(0, hx / sW - qxStart + 1, hx >= 0);
+  let count = batch * nqy * nqx;
+  if (mBase >= count) { return; }
+  ${setup}
+  ${accumulators(t, vt)}
+  for (var wR = ry; wR < kH; wR += sH) {
+    let ty = (wR - ry) / sH;
+    for (var wC = rx; wC < kW; wC += sW) {
+      let tx = (wC - rx) / sW;
+      ${taps}
+      let wb = (wR * kW + wC) * outC * inCn + c0;
+      for (var co = 0; co < outC; co++) {
+        ${wLoads}
+        ${loads}
+        ${tileFma(t, vt)}
+      }
+    }
+  }
+  ${store}
+}`,
+    }),
+    outputShape: [B, H, W, Ci],
+    dispatch: g.dispatch,
+  };
+}
+
+/** The filter [KH, KW, Ci, Co] with its channel axes swapped: [KH, KW, Co, Ci]. One invocation per element. */
+function transposeFilterProgram(shape: readonly number[]): Program {
+  const [KH, KW, Ci, Co] = shape;
+  const g = flatGrid(KH * KW * Ci * Co);
+  return {
+    variableNames: ["W"],
+    uniforms: "filterDims : vec4<i32>, ",
+    outputShape: [KH, KW, Co, Ci],
+    shaderKey: "cpu3_wt",
+    dispatchLayout: { x: [3], y: [0, 1, 2] },
+    workgroupSize: [CPU_WORKGROUP, 1, 1],
+    dispatch: g.dispatch,
+    getUserCode: () => `
+fn main() {
+  let ci = uniforms.filterDims.z;
+  let co = uniforms.filterDims.w;
+  ${g.code}
+  if (gid >= uniforms.filterDims.x * uniforms.filterDims.y * ci * co) { return; }
+  let i = gid % ci;
+  let o = (gid / ci) % co;
+  let tap = gid / (ci * co);
+  result[gid] = W[(tap * ci + i) * co + o];
+}`,
+  };
+}
+
+/**
+ * The `cpu` set's conv programs (see the module docs), for {@linkcode convKernel}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { convKernel } from "../program.ts";
+ * const stock = tf.getKernel("Conv2D", "webgpu")!;
+ * tf.registerKernel({ ...stock, kernelFunc: convKernel(cpuConv, { name: "Conv2D", stock: stock.kernelFunc }) });
+ * ```
+ */
+export const cpuConv: ConvPrograms = {
+  forward(c: ConvInfo, call: ConvCall): tf.TensorInfo | null {
+    if (c.outChannels % 4) return null;
+    const { backend, x, filter, bias } = call;
+    const p = forwardProgram(c, convTiles(c).forward, { bias: bias != null, relu: call.relu ?? false });
+    return runProgram(backend, p, {
+      inputs: bias ? [x!, filter!, bias] : [x!, filter!],
+      uniforms: convUniforms(c),
+    });
+  },
+  filterGrad(c: ConvInfo, call: ConvCall): tf.TensorInfo | null {
+    if (c.outChannels % 4) return null;
+    const p = filterGradProgram(c, convTiles(c).filterGrad);
+    return runProgram(call.backend, p, { inputs: [call.x!, call.dy!], uniforms: convUniforms(c) });
+  },
+  inputGrad(c: ConvInfo, call: ConvCall): tf.TensorInfo | null {
+    const { backend, filter, dy } = call;
+    const swapped = runProgram(backend, transposeFilterProgram(filter!.shape), {
+      inputs: [filter!],
+      uniforms: [{ type: "int32", data: filter!.shape }],
+    });
+    const p = inputGradProgram(c, convTiles(c).inputGrad);
+    const dx = runProgram(backend, p, { inputs: [dy!, swapped], uniforms: convUniforms(c) });
+    backend.disposeData(swapped.dataId);
+    return dx;
+  },
+};
