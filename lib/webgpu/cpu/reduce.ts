@@ -13,7 +13,8 @@
  * batch mean; a reduction in another order (partial sums of 64 consecutive rows) moved single weight
  * gradients by up to 30 % against stock at batch 16.
  *
- * Anything else (other axes, a last axis not divisible by 4, other dtypes) goes to the stock kernel.
+ * Anything else (other axes, a last axis not divisible by 4, other dtypes, fewer rows than partial sums)
+ * goes to the stock kernel.
  *
  * @example
  * ```ts
@@ -71,12 +72,21 @@ export function leadingAxesReduction(
 }
 
 /**
- * Sum (or mean) of `x`, viewed as [rows, cols4] vec4s, over its rows, in tfjs's order: partial sum t adds
- * rows t, t + P, t + 2P, … from 0.0, then the min(rows, P) partials are added pairwise as its tree does
- * (each round adds the upper half, rounded up, onto the lower), and a mean divides by the row count.
+ * Sum (or mean) of `x`, viewed as [rows, cols4] vec4s, over its rows, in tfjs's order, for rows ≥ P (P a
+ * power of two): partial sum t adds rows t, t + P, t + 2P, … from 0.0, and the P partials are added
+ * pairwise as tfjs's tree does (each round adds the upper half onto the lower: part[t] += part[t + P/2],
+ * then part[t] += part[t + P/4], …); a mean divides by the row count.
+ *
+ * The tree is walked depth first instead of round by round, so an invocation holds log2(P) + 1 values
+ * rather than all P partials: leaf j of the walk is partial t = j with its log2(P) bits reversed, each
+ * pushed on a small stack, and after leaf j the top two values are added (left + right, as the round
+ * adds them) once per trailing one bit of j. The additions and their order are the round-by-round tree's.
+ * (A private array of all P partials, indexed by a loop variable, is what tfjs's order suggests; llvmpipe
+ * turns each such access into a chain of P compares, and the 512-partial shader took over two minutes to
+ * compile.)
  */
 function columnReduceProgram(outShape: number[], options: { mean: boolean; partials: number }): Program {
-  const P = options.partials;
+  const P = options.partials, bits = Math.log2(P);
   return {
     variableNames: ["x"],
     variableComponents: [4],
@@ -96,23 +106,20 @@ fn main(${outShape.length > 1 ? "" : "index: i32"}) {
   let cols4 = uniforms.reduceDims.y;
   let c = i32(globalId.x);
   if (c >= cols4) { return; }
-  let live = min(rows, ${P});
-  var part: array<vec4<f32>, ${P}>;
-  for (var t = 0; t < live; t++) { part[t] = vec4<f32>(0.0); }
-  for (var r0 = 0; r0 < rows; r0 += ${P}) {
-    let end = min(${P}, rows - r0);
-    for (var t = 0; t < end; t++) {
-      part[t] = part[t] + x[(r0 + t) * cols4 + c];
+  var stack: array<vec4<f32>, ${bits + 1}>;
+  var top = 0;
+  for (var j = 0u; j < ${P}u; j++) {
+    let t = i32(reverseBits(j) >> ${32 - bits}u);
+    var part = vec4<f32>(0.0);
+    for (var r = t; r < rows; r += ${P}) { part = part + x[r * cols4 + c]; }
+    stack[top] = part;
+    top++;
+    for (var k = j; (k & 1u) == 1u; k = k >> 1u) {
+      stack[top - 2] = stack[top - 2] + stack[top - 1];
+      top--;
     }
   }
-  var size = live;
-  while (size > 1) {
-    let half = size / 2;
-    let interval = (size + 1) / 2;
-    for (var t = 0; t < half; t++) { part[t] = part[t] + part[t + interval]; }
-    size = interval;
-  }
-  result[c] = ${options.mean ? "part[0] / f32(rows)" : "part[0]"};
+  result[c] = ${options.mean ? "stack[0] / f32(rows)" : "stack[0]"};
 }`,
   };
 }
@@ -132,8 +139,10 @@ export function reduceKernel(name: ReduceKernelName, stock: tf.KernelFunc): tf.K
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { x } = args.inputs as { x: tf.TensorInfo };
     const r = leadingAxesReduction(x, args.attrs as Attrs);
-    if (!r) return stock(args) as tf.TensorInfo;
-    const partials = stockPartials(r.rows, backend.device.limits.maxComputeWorkgroupSizeX);
+    const partials = r && stockPartials(r.rows, backend.device.limits.maxComputeWorkgroupSizeX);
+    // fewer rows than partials: tfjs's tree over a partial count that is no power of two; such tensors are
+    // small, and stock adds in the very order this program follows
+    if (!r || !partials || r.rows < partials) return stock(args) as tf.TensorInfo;
     return runProgram(backend, columnReduceProgram(r.outShape, { mean: name === "Mean", partials }), {
       inputs: [x],
       uniforms: [{ type: "int32", data: [r.rows, r.channels / 4] }],
