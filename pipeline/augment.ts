@@ -26,6 +26,7 @@ import { IMAGE_BYTES } from "../lib/data/mod.ts";
 import { PipelineError, plural } from "../lib/core/mod.ts";
 import { describeOsError } from "../lib/core/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
+import type { SamplesJson } from "../lib/contract/mod.ts";
 
 /** How many augmented train images go to the sample grid. */
 export const SAMPLE_COUNT = 16;
@@ -102,7 +103,7 @@ export const augmentStage: StageDefinition = {
     const outputs: [string, Uint8Array | string][] = [
       [PLAN_FILE, encodeAugmentPlan(plan)],
       ["samples.u8", samples.subarray(0, indices.length * IMAGE_BYTES)],
-      ["samples.json", json({ count: indices.length, epoch: 0, indices, labels })],
+      ["samples.json", json({ count: indices.length, epoch: 0, indices, labels } satisfies SamplesJson)],
       ["augment.json", json(info)],
     ];
     for (const [name, data] of outputs) {

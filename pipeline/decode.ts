@@ -160,12 +160,12 @@ export const decodeStage: StageDefinition = {
     });
     const test = await decodeSplit(source, TEST_FILES, { limit: ctx.config.testLimit, log: ctx.log });
     const measured = stats.result();
-    const meta: DecodeMeta = {
+    const meta = {
       classes,
       train: { count: train.count, available: train.available },
       test: { count: test.count, available: test.available },
       stats: { measured, tutorial: { mean: TUTORIAL_MEAN, std: TUTORIAL_STD } },
-    };
+    } satisfies DecodeMeta;
     const outputs: [string, Uint8Array | string][] = [
       ["train_images.u8", train.images],
       ["train_labels.u8", train.labels],

@@ -28,6 +28,8 @@ import {
   CHECKPOINT_PATHS,
   CHECKPOINT_SCORES,
   type CheckpointScores,
+  type EvaluationJson,
+  type PredictionsJson,
 } from "../lib/contract/mod.ts";
 import { canonicalJson } from "../lib/core/mod.ts";
 import { evaluatePredictions, type EvaluationResult } from "../lib/model/mod.ts";
@@ -138,7 +140,7 @@ export async function runEvaluateStage(
     checkpoint: BEST_CHECKPOINT,
     perClass,
     confusion: result.confusion,
-  };
+  } satisfies EvaluationJson;
   const round = (p: number) => Number(p.toFixed(PROB_DIGITS));
   const predictions = {
     classes,
@@ -149,7 +151,7 @@ export async function runEvaluateStage(
       confidence: round(p.confidence),
       probs: p.probs.map(round),
     })),
-  };
+  } satisfies PredictionsJson;
   await writeJsonAtomic(join(ctx.dir, "evaluation.json"), evaluation);
   await writeJsonAtomic(join(ctx.dir, "predictions.json"), predictions);
   log.info(

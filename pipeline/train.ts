@@ -26,6 +26,7 @@ import { importPretrained } from "../lib/weights/mod.ts";
 import { buildResNet } from "../lib/model/mod.ts";
 import { limitSplit } from "../lib/data/mod.ts";
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
+import { type TrainStageSummary, trainStageSummary } from "../lib/contract/mod.ts";
 import { runTraining, type TrainLoopOptions, trainParams, type TrainSources } from "../lib/train/mod.ts";
 
 /** Loop options a caller may add to a stage run (tests: a crash hook, frequent checkpoints). */
@@ -47,7 +48,7 @@ export type TrainExtras = Pick<
 export async function runTrainStage(
   ctx: StageContext,
   extras: TrainExtras = {},
-): Promise<Record<string, unknown>> {
+): Promise<TrainStageSummary> {
   const { config, log } = ctx;
   const backend = await selectBackend(config.backend, { stage: "train", kernels: config.kernels });
   log.info(
@@ -81,7 +82,7 @@ export async function runTrainStage(
     testBatches: () => testBatches(test, { batchSize: evalBatchSize, mean, std }),
   };
 
-  let pretrained: Record<string, unknown> | null = null;
+  let pretrained: TrainStageSummary["pretrained"] | null = null;
   const createModel = async (): Promise<tfl.LayersModel> => {
     const source = config.pretrained;
     // torchvision/timm weights (safetensors) expect PyTorch's symmetric padding; MindSpore's, 'same'.
@@ -115,27 +116,7 @@ export async function runTrainStage(
     createModel,
     ...extras,
   });
-  const last = result.epochs.at(-1);
-  return {
-    bestEpoch: result.bestEpoch,
-    bestAccuracy: result.bestAccuracy,
-    bestCheckpoint: result.bestCheckpoint,
-    epochs: result.epochs.map((e) => ({
-      epoch: e.epoch,
-      meanLoss: e.meanLoss,
-      testAccuracy: e.testAccuracy,
-      lr: e.lr,
-      seconds: e.seconds,
-    })),
-    steps: result.globalStep,
-    imagesPerSecond: last?.imagesPerSecond ?? null,
-    backend: result.backend,
-    kernels: result.kernels,
-    adapter: result.adapter?.name ?? null,
-    softwareAdapter: result.adapter?.isFallbackAdapter ?? null,
-    resumedFrom: result.resumedFrom,
-    ...(pretrained ? { pretrained } : {}),
-  };
+  return { ...trainStageSummary(result), ...(pretrained ? { pretrained } : {}) };
 }
 
 /**

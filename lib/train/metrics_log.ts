@@ -24,8 +24,8 @@ export interface MetricsLogOptions {
   truncate?: boolean;
 }
 
-/** An open JSON-lines log. */
-export class MetricsLog {
+/** An open JSON-lines log of `Line` events (the training loop's are the contract's `MetricsLine`s). */
+export class MetricsLog<Line extends object = Record<string, unknown>> {
   #file: Deno.FsFile;
   #bytes: number;
   #encoder = new TextEncoder();
@@ -46,7 +46,10 @@ export class MetricsLog {
    * const log = await MetricsLog.open("metrics.jsonl", { truncate: true });
    * ```
    */
-  static async open(path: string, options: MetricsLogOptions = {}): Promise<MetricsLog> {
+  static async open<Line extends object = Record<string, unknown>>(
+    path: string,
+    options: MetricsLogOptions = {},
+  ): Promise<MetricsLog<Line>> {
     await Deno.mkdir(dirname(path), { recursive: true });
     const file = await Deno.open(path, { read: true, write: true, create: true });
     try {
@@ -57,7 +60,7 @@ export class MetricsLog {
         size = keep;
       }
       await file.seek(size, Deno.SeekMode.Start);
-      return new MetricsLog(path, file, size);
+      return new MetricsLog<Line>(path, file, size);
     } catch (err) {
       file.close();
       throw err;
@@ -70,7 +73,7 @@ export class MetricsLog {
   }
 
   /** Append one event as one line. */
-  async append(event: Record<string, unknown>): Promise<void> {
+  async append(event: Line): Promise<void> {
     const line = this.#encoder.encode(JSON.stringify(event) + "\n");
     let written = 0;
     while (written < line.length) written += await this.#file.write(line.subarray(written));
