@@ -12,6 +12,7 @@
  * @module
  */
 import { dirname } from "node:path";
+import { WriteError } from "../core/mod.ts";
 
 /** Options of {@linkcode MetricsLog.open}. */
 export interface MetricsLogOptions {
@@ -76,7 +77,11 @@ export class MetricsLog<Line extends object = Record<string, unknown>> {
   async append(event: Line): Promise<void> {
     const line = this.#encoder.encode(JSON.stringify(event) + "\n");
     let written = 0;
-    while (written < line.length) written += await this.#file.write(line.subarray(written));
+    try {
+      while (written < line.length) written += await this.#file.write(line.subarray(written));
+    } catch (err) {
+      throw new WriteError(this.path, err);
+    }
     this.#bytes += line.length;
   }
 
