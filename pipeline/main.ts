@@ -43,7 +43,7 @@ function defaultRunDir(preset: string): string {
  */
 export function preflight(config: PipelineConfig, log: Logger): void {
   if (config.lrMin > config.lrMax) {
-    throw new UsageError(`lrMin (${config.lrMin}) must not exceed lrMax (${config.lrMax})`);
+    throw new UsageError(`--lr-min (${config.lrMin}) must not exceed --lr-max (${config.lrMax})`);
   }
   if (config.numClasses < NUM_CLASSES) {
     throw new UsageError(
