@@ -18,21 +18,20 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/core/mod.ts";
-import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/mod.ts";
+import { describeOsError, type Logger, PipelineError, writeFileAtomic } from "../lib/core/mod.ts";
 import {
+  ChannelStats,
+  fileChunks,
   IMAGE_BYTES,
   META_FILE,
   parseClassNames,
   RECORD_BYTES,
+  RecordStream,
   TEST_FILES,
   TRAIN_FILES,
+  TUTORIAL_MEAN,
+  TUTORIAL_STD,
 } from "../lib/data/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
-import { fileChunks } from "../lib/data/mod.ts";
-import type { Logger } from "../lib/core/mod.ts";
-import { describeOsError } from "../lib/core/mod.ts";
-import { RecordStream } from "../lib/data/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
 import type { DecodeMeta } from "../lib/contract/mod.ts";
 

@@ -15,13 +15,16 @@
  * @module
  */
 import { join } from "node:path";
-import { writeJsonAtomic } from "../lib/core/mod.ts";
-import { formatAdapter, selectBackend } from "../lib/model/mod.ts";
-import { readSplit, testBatches } from "../lib/data/mod.ts";
-import { loadModel } from "../lib/model/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
-import { evaluateBatches } from "../lib/model/mod.ts";
-import { limitSplit } from "../lib/data/mod.ts";
+import { canonicalJson, PipelineError, writeJsonAtomic } from "../lib/core/mod.ts";
+import {
+  evaluateBatches,
+  evaluatePredictions,
+  type EvaluationResult,
+  formatAdapter,
+  loadModel,
+  selectBackend,
+} from "../lib/model/mod.ts";
+import { limitSplit, readSplit, type SplitData, testBatches } from "../lib/data/mod.ts";
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
 import {
   BEST_CHECKPOINT,
@@ -31,9 +34,6 @@ import {
   type EvaluationJson,
   type PredictionsJson,
 } from "../lib/contract/mod.ts";
-import { canonicalJson } from "../lib/core/mod.ts";
-import { evaluatePredictions, type EvaluationResult } from "../lib/model/mod.ts";
-import type { SplitData } from "../lib/data/mod.ts";
 
 /** Digits kept of each probability in predictions.json. */
 const PROB_DIGITS = 6;

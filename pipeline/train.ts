@@ -1,7 +1,7 @@
 /**
  * The train stage: the decoded splits and the seeded augment plan in; a trained ResNet out, as
  * `train/metrics.jsonl` (one event a line, written as it happens), `train/train.json` and
- * `train/checkpoints/{best,last}` (see the README's run-folder contract and lib/train_loop.ts).
+ * `train/checkpoints/{best,last}` (see the README's run-folder contract and lib/train/loop.ts).
  *
  * Resumable: with `--resume` it continues an interrupted run from `checkpoints/last` (weights, momentum
  * slots, epoch, step; the data order is a function of the plan and (epoch, step)), so that on the same
@@ -17,14 +17,10 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/model/mod.ts";
-import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
-import { PipelineError, plural } from "../lib/core/mod.ts";
-import { sha256File } from "../lib/core/mod.ts";
-import { describeOsError } from "../lib/core/mod.ts";
+import { buildResNet, formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/model/mod.ts";
+import { limitSplit, readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
+import { describeOsError, PipelineError, plural, sha256File } from "../lib/core/mod.ts";
 import { importPretrained } from "../lib/weights/mod.ts";
-import { buildResNet } from "../lib/model/mod.ts";
-import { limitSplit } from "../lib/data/mod.ts";
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
 import { type TrainStageSummary, trainStageSummary } from "../lib/contract/mod.ts";
 import { runTraining, type TrainLoopOptions, trainParams, type TrainSources } from "../lib/train/mod.ts";
@@ -122,7 +118,7 @@ export async function runTrainStage(
 /**
  * What stands for the pretrained weights in the cache key: a local file by its SHA-256 (so an edited file
  * retrains even under the same name), a URL or the word "mindspore" by itself (downloads are cached and
- * checksummed by lib/pretrained_source.ts).
+ * checksummed by lib/weights/pretrained_source.ts).
  */
 async function pretrainedIdentity(source: string | null): Promise<unknown> {
   if (!source || /^(https?:|mindspore$)/.test(source)) return source;

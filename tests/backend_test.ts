@@ -103,7 +103,7 @@ Deno.test("the kernel policy resolves per adapter: auto is cpu on software adapt
   ) {
     assert.ok(!isSoftwareAdapter(adapter(name, false)), name);
   }
-  // explicit sets win; project is the old name of cpu; no adapter (cpu backend) is always stock
+  // explicit sets win; project is another name of cpu; no adapter (cpu backend) is always stock
   assert.equal(resolveKernelPolicy("cpu", h200), "cpu");
   assert.equal(resolveKernelPolicy("gpu", llvmpipe), "gpu");
   assert.equal(resolveKernelPolicy("stock", h200), "stock");
