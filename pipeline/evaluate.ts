@@ -32,27 +32,28 @@ import {
   CHECKPOINT_SCORES,
   type CheckpointScores,
   type EvaluationJson,
+  parseDecodeMeta,
   type PredictionsJson,
 } from "../lib/contract/mod.ts";
 
 /** Digits kept of each probability in predictions.json. */
 const PROB_DIGITS = 6;
 
+/** The class names of `decode/meta.json`: as many as the head has outputs. */
 async function readClasses(decodeDir: string, numClasses: number): Promise<string[]> {
   const path = join(decodeDir, "meta.json");
-  let meta: { classes?: unknown };
+  let json: unknown;
   try {
-    meta = JSON.parse(await Deno.readTextFile(path));
+    json = JSON.parse(await Deno.readTextFile(path));
   } catch (err) {
     throw new PipelineError("evaluate", `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const classes = meta.classes;
-  if (
-    !Array.isArray(classes) || classes.length !== numClasses || !classes.every((c) => typeof c === "string")
-  ) {
+  const meta = parseDecodeMeta(json);
+  if (!meta.ok) throw new PipelineError("evaluate", `Cannot read ${path}: ${meta.problem}`);
+  if (meta.value.classes.length !== numClasses) {
     throw new PipelineError("evaluate", `Cannot read ${path}: classes must be ${numClasses} names`);
   }
-  return classes;
+  return meta.value.classes;
 }
 
 /** Options of {@linkcode runEvaluateStage}. */
