@@ -100,7 +100,7 @@ function htmlResponse(page: AnyVNode, title: string, status: number): Response {
 }
 
 /**
- * The dashboard app. It reads run folders only through `lib/run_reader.ts` and never writes.
+ * The dashboard app. It reads run folders only through `lib/dashboard/` (the run reader) and never writes.
  *
  * @example
  * ```ts

@@ -10,9 +10,7 @@
  * ```
  * @module
  */
-import type { EpochPoint, Predictions, TrainMetrics } from "@/lib/contract/mod.ts";
-import type { StageName } from "@/lib/contract/mod.ts";
-import type { StageRecord } from "@/lib/contract/mod.ts";
+import type { EpochPoint, Predictions, StageName, StageRecord, TrainMetrics } from "@/lib/contract/mod.ts";
 import type { CurveData, LiveSnapshot, PredictionColumns, StageRow, TrainProgress } from "@/islands/types.ts";
 
 function countOf(v: unknown): number | null {

@@ -1,10 +1,12 @@
 /**
- * The augment stage: the seeded plan of every epoch's global shuffle, RandomCrop offsets (pad with zeros,
- * crop 32) and RandomHorizontalFlip decisions for the train split (`plan.bin`, digests in `augment.json`),
- * and a few augmented train images for the sample grid (`samples.u8` + `samples.json`).
+ * The augment stage writes a plan, not augmented pixels: every epoch's seeded global shuffle, RandomCrop
+ * offsets (pad with zeros, crop 32) and RandomHorizontalFlip decisions for the train split (`plan.bin`,
+ * digests in `augment.json`), and a few train images augmented by that plan for the sample grid
+ * (`samples.u8` + `samples.json`).
  *
- * The train stage turns the plan into batches with `trainBatches` (lib/batches.ts), which also rescales by
- * 1/255 and normalizes; the plan itself does not depend on the normalization constants.
+ * The pixels are augmented when the train stage makes its batches: `trainBatches` (lib/data/batches.ts)
+ * crops and flips each image as the plan says, rescales by 1/255 and normalizes. The plan itself does not
+ * depend on the normalization constants.
  *
  * @example
  * ```ts
@@ -19,18 +21,23 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/core/mod.ts";
-import { createAugmentPlan, encodeAugmentPlan, epochDigests, PLAN_FILE } from "../lib/data/mod.ts";
-import { readSplit, trainBatches } from "../lib/data/mod.ts";
-import { IMAGE_BYTES } from "../lib/data/mod.ts";
-import { PipelineError, plural } from "../lib/core/mod.ts";
-import { describeOsError } from "../lib/core/mod.ts";
+import { describeOsError, PipelineError, plural, writeFileAtomic } from "../lib/core/mod.ts";
+import {
+  createAugmentPlan,
+  encodeAugmentPlan,
+  epochDigests,
+  IMAGE_BYTES,
+  PLAN_FILE,
+  readSplit,
+  trainBatches,
+} from "../lib/data/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
+import type { SamplesJson } from "../lib/contract/mod.ts";
 
 /** How many augmented train images go to the sample grid. */
 export const SAMPLE_COUNT = 16;
 
-/** The augment stage. */
+/** The augment stage: writes the plan; the train stage augments the pixels as it makes its batches. */
 export const augmentStage: StageDefinition = {
   name: "augment",
   deps: ["decode"],
@@ -102,7 +109,7 @@ export const augmentStage: StageDefinition = {
     const outputs: [string, Uint8Array | string][] = [
       [PLAN_FILE, encodeAugmentPlan(plan)],
       ["samples.u8", samples.subarray(0, indices.length * IMAGE_BYTES)],
-      ["samples.json", json({ count: indices.length, epoch: 0, indices, labels })],
+      ["samples.json", json({ count: indices.length, epoch: 0, indices, labels } satisfies SamplesJson)],
       ["augment.json", json(info)],
     ];
     for (const [name, data] of outputs) {
@@ -112,7 +119,10 @@ export const augmentStage: StageDefinition = {
       });
     }
     ctx.log.info(
-      `augment: planned ${plural(epochs, "epoch")} of ${plural(train.count, "image")} (seed ${seed})`,
+      `augment: wrote the plan of ${plural(epochs, "epoch")} × ${
+        plural(train.count, "image")
+      } (seed ${seed}); ` +
+        `the train stage crops and flips the pixels as it makes its batches`,
     );
     return { count: train.count, epochs, samples: indices.length, digests };
   },

@@ -308,9 +308,6 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
     if (typeof raw === "string") overrides[f.key] = f.parse(raw, f.flag);
   }
   const o = overrides as Partial<PipelineConfig>;
-  if (o.lrMax !== undefined && o.lrMin !== undefined && o.lrMin > o.lrMax) {
-    throw new UsageError(`--lr-min (${o.lrMin}) must not exceed --lr-max (${o.lrMax})`);
-  }
   return {
     help: values.help === true,
     version: values.version === true,

@@ -18,21 +18,20 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/core/mod.ts";
-import { ChannelStats, TUTORIAL_MEAN, TUTORIAL_STD } from "../lib/data/mod.ts";
+import { describeOsError, type Logger, PipelineError, writeFileAtomic } from "../lib/core/mod.ts";
 import {
+  ChannelStats,
+  fileChunks,
   IMAGE_BYTES,
   META_FILE,
   parseClassNames,
   RECORD_BYTES,
+  RecordStream,
   TEST_FILES,
   TRAIN_FILES,
+  TUTORIAL_MEAN,
+  TUTORIAL_STD,
 } from "../lib/data/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
-import { fileChunks } from "../lib/data/mod.ts";
-import type { Logger } from "../lib/core/mod.ts";
-import { describeOsError } from "../lib/core/mod.ts";
-import { RecordStream } from "../lib/data/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
 import type { DecodeMeta } from "../lib/contract/mod.ts";
 
@@ -160,12 +159,12 @@ export const decodeStage: StageDefinition = {
     });
     const test = await decodeSplit(source, TEST_FILES, { limit: ctx.config.testLimit, log: ctx.log });
     const measured = stats.result();
-    const meta: DecodeMeta = {
+    const meta = {
       classes,
       train: { count: train.count, available: train.available },
       test: { count: test.count, available: test.available },
       stats: { measured, tutorial: { mean: TUTORIAL_MEAN, std: TUTORIAL_STD } },
-    };
+    } satisfies DecodeMeta;
     const outputs: [string, Uint8Array | string][] = [
       ["train_images.u8", train.images],
       ["train_labels.u8", train.labels],

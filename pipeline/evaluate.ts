@@ -15,42 +15,39 @@
  * @module
  */
 import { join } from "node:path";
-import { writeJsonAtomic } from "../lib/core/mod.ts";
+import { canonicalJson, PipelineError, writeJsonAtomic } from "../lib/core/mod.ts";
+import { evaluateBatches, evaluatePredictions, type EvaluationResult, loadModel } from "../lib/model/mod.ts";
 import { formatAdapter, selectBackend } from "../lib/webgpu/mod.ts";
-import { readSplit, testBatches } from "../lib/data/mod.ts";
-import { loadModel } from "../lib/model/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
-import { evaluateBatches } from "../lib/model/mod.ts";
-import { limitSplit } from "../lib/data/mod.ts";
+import { limitSplit, readSplit, type SplitData, testBatches } from "../lib/data/mod.ts";
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
 import {
   BEST_CHECKPOINT,
   CHECKPOINT_PATHS,
   CHECKPOINT_SCORES,
   type CheckpointScores,
+  type EvaluationJson,
+  parseDecodeMeta,
+  type PredictionsJson,
 } from "../lib/contract/mod.ts";
-import { canonicalJson } from "../lib/core/mod.ts";
-import { evaluatePredictions, type EvaluationResult } from "../lib/model/mod.ts";
-import type { SplitData } from "../lib/data/mod.ts";
 
 /** Digits kept of each probability in predictions.json. */
 const PROB_DIGITS = 6;
 
+/** The class names of `decode/meta.json`: as many as the head has outputs. */
 async function readClasses(decodeDir: string, numClasses: number): Promise<string[]> {
   const path = join(decodeDir, "meta.json");
-  let meta: { classes?: unknown };
+  let json: unknown;
   try {
-    meta = JSON.parse(await Deno.readTextFile(path));
+    json = JSON.parse(await Deno.readTextFile(path));
   } catch (err) {
     throw new PipelineError("evaluate", `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const classes = meta.classes;
-  if (
-    !Array.isArray(classes) || classes.length !== numClasses || !classes.every((c) => typeof c === "string")
-  ) {
+  const meta = parseDecodeMeta(json);
+  if (!meta.ok) throw new PipelineError("evaluate", `Cannot read ${path}: ${meta.problem}`);
+  if (meta.value.classes.length !== numClasses) {
     throw new PipelineError("evaluate", `Cannot read ${path}: classes must be ${numClasses} names`);
   }
-  return classes;
+  return meta.value.classes;
 }
 
 /** Options of {@linkcode runEvaluateStage}. */
@@ -138,7 +135,7 @@ export async function runEvaluateStage(
     checkpoint: BEST_CHECKPOINT,
     perClass,
     confusion: result.confusion,
-  };
+  } satisfies EvaluationJson;
   const round = (p: number) => Number(p.toFixed(PROB_DIGITS));
   const predictions = {
     classes,
@@ -149,7 +146,7 @@ export async function runEvaluateStage(
       confidence: round(p.confidence),
       probs: p.probs.map(round),
     })),
-  };
+  } satisfies PredictionsJson;
   await writeJsonAtomic(join(ctx.dir, "evaluation.json"), evaluation);
   await writeJsonAtomic(join(ctx.dir, "predictions.json"), predictions);
   log.info(

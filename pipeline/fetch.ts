@@ -18,10 +18,14 @@
  * @module
  */
 import { join } from "node:path";
-import { fetchArchive, type RetryOptions } from "../lib/data/mod.ts";
-import { META_FILE, OFFICIAL_SHA256, parseClassNames } from "../lib/data/mod.ts";
-import { PipelineError } from "../lib/core/mod.ts";
-import { formatMegabytes } from "../lib/core/mod.ts";
+import {
+  fetchArchive,
+  META_FILE,
+  OFFICIAL_SHA256,
+  parseClassNames,
+  type RetryOptions,
+} from "../lib/data/mod.ts";
+import { formatMegabytes, PipelineError } from "../lib/core/mod.ts";
 import type { StageDefinition } from "../lib/run/mod.ts";
 
 /** Options of {@linkcode createFetchStage}; the defaults are what the pipeline uses. */

@@ -10,16 +10,19 @@
  */
 import { join } from "node:path";
 import { type PipelineConfig, resolveConfig } from "../lib/config/mod.ts";
-import { defaultCacheDir } from "../lib/core/mod.ts";
+import {
+  createLogger,
+  defaultCacheDir,
+  type Lock,
+  type Logger,
+  PipelineError,
+  UsageError,
+  writeFaultOf,
+} from "../lib/core/mod.ts";
+import { NUM_CLASSES } from "../lib/data/mod.ts";
+import { readRunManifest, runPipeline, type RunRecord } from "../lib/run/mod.ts";
 import { helpText, parsePipelineArgs, type PipelineArgs, resumeCommand } from "./cli_options.ts";
 import { printRunSummary, versionText } from "./summary.ts";
-import { PipelineError, UsageError } from "../lib/core/mod.ts";
-import { createLogger } from "../lib/core/mod.ts";
-import { readRunManifest } from "../lib/run/mod.ts";
-import { type RunManifest } from "../lib/contract/mod.ts";
-import type { Lock, Logger } from "../lib/core/mod.ts";
-import { NUM_CLASSES } from "../lib/data/mod.ts";
-import { runPipeline } from "../lib/run/mod.ts";
 import { STAGES } from "./stages.ts";
 
 function defaultRunDir(preset: string): string {
@@ -40,7 +43,7 @@ function defaultRunDir(preset: string): string {
  */
 export function preflight(config: PipelineConfig, log: Logger): void {
   if (config.lrMin > config.lrMax) {
-    throw new UsageError(`lrMin (${config.lrMin}) must not exceed lrMax (${config.lrMax})`);
+    throw new UsageError(`--lr-min (${config.lrMin}) must not exceed --lr-max (${config.lrMax})`);
   }
   if (config.numClasses < NUM_CLASSES) {
     throw new UsageError(
@@ -61,20 +64,12 @@ export function preflight(config: PipelineConfig, log: Logger): void {
 /** Run the pipeline for `argv`; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const log = createLogger();
-  let manifest: RunManifest | undefined;
+  let record: RunRecord | undefined;
   let lock: Lock | undefined;
   let runDir = "";
   let parsedArgs: PipelineArgs | undefined;
   const onSignal = () => {
-    if (manifest && manifest.status === "running") {
-      manifest.status = "interrupted";
-      manifest.updatedAt = new Date().toISOString();
-      // Synchronous on purpose: the process exits right after.
-      const text = JSON.stringify(manifest, null, 2) + "\n";
-      const tmp = join(runDir, `run.json.tmp-${Deno.pid}-signal`);
-      Deno.writeTextFileSync(tmp, text);
-      Deno.renameSync(tmp, join(runDir, "run.json"));
-    }
+    record?.interrupted();
     lock?.releaseSync();
     const resume = parsedArgs
       ? resumeCommand(parsedArgs, runDir)
@@ -117,17 +112,17 @@ export async function main(argv: string[]): Promise<number> {
       stages: args.stages,
       resume: args.resume,
       log,
-      onManifest: (m) => (manifest = m),
+      onRecord: (r) => (record = r),
       onLock: (l) => (lock = l),
     });
-    manifest = result;
-    await printRunSummary(runDir, result);
+    printRunSummary(runDir, result);
     log.info(`done: ${join(runDir, "run.json")}`);
     return 0;
   } catch (err) {
-    if (err instanceof PipelineError) {
-      console.error(err.toLine());
-      return err.exitCode;
+    const fault = writeFaultOf(err, "run") ?? (err instanceof PipelineError ? err : null);
+    if (fault) {
+      console.error(fault.toLine());
+      return fault.exitCode;
     }
     console.error("error: unexpected fault (a bug; please report it with this trace):");
     console.error(err);

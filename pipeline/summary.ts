@@ -1,6 +1,6 @@
 /**
- * What the pipeline command prints besides the stages: the end-of-run summary (also stored in run.json as
- * `summary`) and `--version`.
+ * What the pipeline command prints besides the stages: the end-of-run summary (the runner stores it in
+ * run.json as `summary`) and `--version`.
  *
  * @example
  * ```ts
@@ -8,14 +8,14 @@
  * import type { RunManifest } from "../lib/contract/mod.ts";
  * declare const manifest: RunManifest;
  * console.log(await versionText()); // "resnet-cifar-deno 0.13.0 (tfjs 4.22.0, Deno 2.9.6, V8 …, TypeScript …)"
- * await printRunSummary("runs/smoke", manifest);
+ * printRunSummary("runs/smoke", manifest);
  * ```
  * @module
  */
 import { version_core } from "@tensorflow/tfjs-core";
 import { PROJECT_ROOT } from "../lib/core/mod.ts";
 import type { RunManifest } from "../lib/contract/mod.ts";
-import { formatRunSummary, summarizeRun, writeRunManifest } from "../lib/run/mod.ts";
+import { formatRunSummary, summarizeRun } from "../lib/run/mod.ts";
 
 /** The project's version (deno.json `version`), the tfjs actually loaded and Deno's. */
 export async function versionText(): Promise<string> {
@@ -30,10 +30,7 @@ export async function versionText(): Promise<string> {
     `V8 ${Deno.version.v8}, TypeScript ${Deno.version.typescript})`;
 }
 
-/** Store the summary in run.json and print it as a short table. */
-export async function printRunSummary(runDir: string, manifest: RunManifest): Promise<void> {
-  const summary = summarizeRun(runDir, manifest);
-  manifest.summary = { ...summary };
-  await writeRunManifest(runDir, manifest);
-  console.log(formatRunSummary(summary));
+/** Print the end-of-run summary (the runner stored it in run.json) as a short table. */
+export function printRunSummary(runDir: string, manifest: RunManifest): void {
+  console.log(formatRunSummary(summarizeRun(runDir, manifest)));
 }

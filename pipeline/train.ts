@@ -1,7 +1,7 @@
 /**
  * The train stage: the decoded splits and the seeded augment plan in; a trained ResNet out, as
  * `train/metrics.jsonl` (one event a line, written as it happens), `train/train.json` and
- * `train/checkpoints/{best,last}` (see the README's run-folder contract and lib/train_loop.ts).
+ * `train/checkpoints/{best,last}` (see the README's run-folder contract and lib/train/loop.ts).
  *
  * Resumable: with `--resume` it continues an interrupted run from `checkpoints/last` (weights, momentum
  * slots, epoch, step; the data order is a function of the plan and (epoch, step)), so that on the same
@@ -17,15 +17,13 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/webgpu/mod.ts";
-import { readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
-import { PipelineError, plural } from "../lib/core/mod.ts";
-import { sha256File } from "../lib/core/mod.ts";
-import { describeOsError } from "../lib/core/mod.ts";
-import { importPretrained } from "../lib/weights/mod.ts";
 import { buildResNet } from "../lib/model/mod.ts";
-import { limitSplit } from "../lib/data/mod.ts";
+import { formatAdapter, resolveKernelSetFor, selectBackend } from "../lib/webgpu/mod.ts";
+import { limitSplit, readAugmentPlan, readSplit, testBatches, trainBatches } from "../lib/data/mod.ts";
+import { describeOsError, PipelineError, plural, sha256File } from "../lib/core/mod.ts";
+import { importPretrained } from "../lib/weights/mod.ts";
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
+import { type TrainStageSummary, trainStageSummary } from "../lib/contract/mod.ts";
 import { runTraining, type TrainLoopOptions, trainParams, type TrainSources } from "../lib/train/mod.ts";
 
 /** Loop options a caller may add to a stage run (tests: a crash hook, frequent checkpoints). */
@@ -47,7 +45,7 @@ export type TrainExtras = Pick<
 export async function runTrainStage(
   ctx: StageContext,
   extras: TrainExtras = {},
-): Promise<Record<string, unknown>> {
+): Promise<TrainStageSummary> {
   const { config, log } = ctx;
   const backend = await selectBackend(config.backend, { stage: "train", kernels: config.kernels });
   log.info(
@@ -81,7 +79,7 @@ export async function runTrainStage(
     testBatches: () => testBatches(test, { batchSize: evalBatchSize, mean, std }),
   };
 
-  let pretrained: Record<string, unknown> | null = null;
+  let pretrained: TrainStageSummary["pretrained"] | null = null;
   const createModel = async (): Promise<tfl.LayersModel> => {
     const source = config.pretrained;
     // torchvision/timm weights (safetensors) expect PyTorch's symmetric padding; MindSpore's, 'same'.
@@ -115,33 +113,13 @@ export async function runTrainStage(
     createModel,
     ...extras,
   });
-  const last = result.epochs.at(-1);
-  return {
-    bestEpoch: result.bestEpoch,
-    bestAccuracy: result.bestAccuracy,
-    bestCheckpoint: result.bestCheckpoint,
-    epochs: result.epochs.map((e) => ({
-      epoch: e.epoch,
-      meanLoss: e.meanLoss,
-      testAccuracy: e.testAccuracy,
-      lr: e.lr,
-      seconds: e.seconds,
-    })),
-    steps: result.globalStep,
-    imagesPerSecond: last?.imagesPerSecond ?? null,
-    backend: result.backend,
-    kernels: result.kernels,
-    adapter: result.adapter?.name ?? null,
-    softwareAdapter: result.adapter?.isFallbackAdapter ?? null,
-    resumedFrom: result.resumedFrom,
-    ...(pretrained ? { pretrained } : {}),
-  };
+  return { ...trainStageSummary(result), ...(pretrained ? { pretrained } : {}) };
 }
 
 /**
  * What stands for the pretrained weights in the cache key: a local file by its SHA-256 (so an edited file
  * retrains even under the same name), a URL or the word "mindspore" by itself (downloads are cached and
- * checksummed by lib/pretrained_source.ts).
+ * checksummed by lib/weights/pretrained_source.ts).
  */
 async function pretrainedIdentity(source: string | null): Promise<unknown> {
   if (!source || /^(https?:|mindspore$)/.test(source)) return source;

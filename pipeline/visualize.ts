@@ -20,10 +20,8 @@
  * @module
  */
 import type { StageContext, StageDefinition } from "../lib/run/mod.ts";
-import { PipelineError, plural } from "../lib/core/mod.ts";
-import { writeFileAtomic } from "../lib/core/mod.ts";
+import { PipelineError, plural, writeFileAtomic } from "../lib/core/mod.ts";
 import { confusionSvg, curvesSvg, predictionGrid, sampleGrid } from "../lib/figures/mod.ts";
-import { readImagesAt } from "../lib/contract/mod.ts";
 import {
   epochCurve,
   type Parsed,
@@ -32,6 +30,7 @@ import {
   parsePredictions,
   parseSamplesInfo,
   parseTrainSummary,
+  readImagesAt,
 } from "../lib/contract/mod.ts";
 
 /** Augmented images in the sample grid: the tutorial's six (2 × 3). */

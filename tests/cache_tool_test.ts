@@ -45,7 +45,7 @@ Deno.test("cache list and prune: sizes, ages, users; only unused (and old enough
     await entry(cache, "decode", usedDecode, { bytes: 2000, daysOld: 1 });
     await entry(cache, "train", oldUnused, { bytes: 5000, daysOld: 45 });
     await entry(cache, "evaluate", newUnused, { bytes: 700, daysOld: 2 });
-    // the runner's (and issue 10's) other files: never listed, never removed
+    // the runner's other files (latest.json, a build lock, a temporary folder): never listed, never removed
     await Deno.writeTextFile(join(cache, "train", "latest.json"), "{}");
     await Deno.writeTextFile(join(cache, "train", `${oldUnused}.lock`), "123");
     await Deno.mkdir(join(cache, "train", `${newUnused}.tmp-1-abc`));

@@ -13,6 +13,7 @@ import { buildResNet } from "../lib/model/resnet.ts";
 import { createTrainStep } from "../lib/train/step.ts";
 import { syntheticBatch } from "../lib/data/synthetic_batch.ts";
 import { PipelineError } from "../lib/core/errors.ts";
+import { injectWriteFault } from "../lib/core/atomic.ts";
 
 await selectBackend("cpu");
 
@@ -104,4 +105,29 @@ Deno.test("a short optimizer.bin, or a non-finite momentum, is one line naming i
   } finally {
     model.dispose();
   }
+});
+
+Deno.test("a full disk while saving a checkpoint is one line naming the file; the old checkpoint stays whole", async () => {
+  const dir = await checkpoint();
+  const before = await Deno.readFile(join(dir, CHECKPOINT_FILES.weights));
+  const model = await loadModel(dir);
+  const full = Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+  injectWriteFault((path) => path.endsWith(CHECKPOINT_FILES.weights) ? full : null);
+  try {
+    await assert.rejects(() => saveCheckpoint(dir, model, { state: { version: 1 } }), (err: unknown) => {
+      assert.ok(err instanceof PipelineError, `a PipelineError, not ${err}`);
+      assert.equal(err.exitCode, 1);
+      assert.equal(
+        err.message,
+        `Cannot write ${join(dir, CHECKPOINT_FILES.weights)}: no space left on the device`,
+      );
+      return true;
+    });
+  } finally {
+    injectWriteFault(null);
+    model.dispose();
+  }
+  assert.deepEqual(await Deno.readFile(join(dir, CHECKPOINT_FILES.weights)), before);
+  const beside = await Array.fromAsync(Deno.readDir(join(dir, "..")), (e) => e.name);
+  assert.deepEqual(beside, ["last"], "no temporary folder left beside it");
 });

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { parsePipelineArgs, resumeCommand } from "../pipeline/cli_options.ts";
 import { plural } from "../lib/core/mod.ts";
 import { UsageError } from "../lib/core/errors.ts";
+import { serveBytes } from "./fixtures/http_fixture.ts";
+import { makeBatchFiles, makeCifarArchive } from "./fixtures/data_fixtures.ts";
 
 const MAIN = new URL("../pipeline/main.ts", import.meta.url).pathname;
 
@@ -50,7 +52,6 @@ Deno.test("parsePipelineArgs refuses bad values with one line each", () => {
     [["--stages", "fetch,train2"], /^--stages: unknown stage "train2"/],
     [["--preset", "fast"], /^--preset must be one of seed, quick, smoke/],
     [["--nope"], /^Unknown option '--nope'/],
-    [["--lr-max", "1e-4", "--lr-min", "1e-3"], /must not exceed/],
     [["--width", "0"], /^--width must be between 1 and 4096, got 0$/],
   ];
   for (const [argv, pattern] of cases) {
@@ -135,4 +136,45 @@ Deno.test("plural: no '1 epochs'", () => {
   assert.equal(plural(0, "step"), "0 steps");
   assert.equal(plural(50000, "image"), "50,000 images");
   assert.equal(plural(2, "entry", "entries"), "2 entries");
+});
+
+Deno.test({
+  name: "SIGTERM while a stage runs: run.json says interrupted, exit 130, and the resume hint",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "cli-signal-" });
+    const out = join(root, "run");
+    // The download stalls part-way, so the fetch stage is running when the signal comes.
+    const archive = await makeCifarArchive(makeBatchFiles());
+    await using server = serveBytes(archive, { chunkBytes: 512, plan: [{ stallAfter: 1024 }] });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--unstable-webgpu", MAIN, "--stages", "fetch", "--data-url", server.url]
+        .concat(["--out", out, "--cache-dir", join(root, "cache")]),
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const runJson = join(out, "run.json");
+    const status = async () => {
+      try {
+        return JSON.parse(await Deno.readTextFile(runJson)).stages?.fetch?.status;
+      } catch {
+        return undefined;
+      }
+    };
+    for (let i = 0; i < 600 && (await status()) !== "running"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await status(), "running", "the fetch stage started");
+    child.kill("SIGTERM");
+    const done = await child.output();
+    assert.equal(done.code, 130);
+    const manifest = JSON.parse(await Deno.readTextFile(runJson));
+    assert.equal(manifest.status, "interrupted");
+    assert.match(
+      new TextDecoder().decode(done.stderr),
+      /interrupted: resume with {2}deno task pipeline --resume --out \S+ --cache-dir \S+ --stages fetch/,
+    );
+    await Deno.remove(root, { recursive: true });
+  },
 });

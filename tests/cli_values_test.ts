@@ -35,7 +35,7 @@ Deno.test("a negative number is taken as a flag's value and gets the flag's own 
   assert.equal(parsePipelineArgs(["--momentum", "0.5"]).overrides.momentum, 0.5);
 });
 
-Deno.test("--num-classes below CIFAR-10's 10 is a usage error before any stage; lr 0 throughout is a warning", () => {
+Deno.test("--num-classes below CIFAR-10's 10 and --lr-min above --lr-max are usage errors before any stage; lr 0 throughout is a warning", () => {
   const lines: string[] = [];
   const log = createLogger({ write: (l) => lines.push(l), tty: false });
   assert.throws(
@@ -43,6 +43,11 @@ Deno.test("--num-classes below CIFAR-10's 10 is a usage error before any stage; 
     (err: unknown) =>
       err instanceof UsageError &&
       /^--num-classes 5 is fewer than the 10 classes of CIFAR-10/.test(err.message),
+  );
+  const lrArgs = parsePipelineArgs(["--lr-max", "1e-4", "--lr-min", "1e-3"]);
+  assert.throws(
+    () => preflight(resolveConfig("smoke", lrArgs.overrides), log),
+    (err: unknown) => err instanceof UsageError && /must not exceed/.test(err.message),
   );
   preflight(resolveConfig("smoke", { lrMax: 0, lrMin: 0 }), log);
   assert.deepEqual(lines, [

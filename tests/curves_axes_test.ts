@@ -1,6 +1,6 @@
 /**
- * The curves' axes (issue 13's screenshots): accuracy scaled to the data, every step loss inside the loss
- * axis, the legend on its own row under the title.
+ * The curves' axes: accuracy scaled to the data, every step loss inside the loss axis, the legend on its
+ * own row under the title.
  */
 import assert from "node:assert/strict";
 import { type CurveSeries, curvesSvg, niceDomain } from "../lib/figures/mod.ts";

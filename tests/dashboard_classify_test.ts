@@ -1,6 +1,6 @@
 /**
- * The dashboard's "classify an image" route and the run-page fixes of issue 13: run folders named with
- * spaces or accents, an invalid evaluation file said to be invalid, one status badge.
+ * The dashboard's "classify an image" route and the run page's edge cases: run folders named with spaces or
+ * accents, an invalid evaluation file said to be invalid, one status badge.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CARRY_LIMIT_BYTES, rehearseGpuCheck } from "../tools/gpu_check.ts";
 
 /**
- * The GPU check's rehearsal (issue 12): pack a tiny payload, unpack it in a temp folder and run it there
+ * The GPU check's rehearsal: pack a tiny payload, unpack it in a temp folder and run it there
  * as the GPU machine would, offline (npm's registry pointed at a dead address), on this machine's adapter
  * with tiny sizes and the PyTorch peer on the CPU. Every phase must succeed and write its figures.
  */

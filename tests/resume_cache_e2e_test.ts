@@ -1,6 +1,6 @@
 /**
  * The cache and the run folder through the command, on a real smoke run: a resume with other upstream
- * settings is refused (it used to poison the cache), a flipped byte in a cached fetch member is found and
+ * settings is refused (it would poison the cache), a flipped byte in a cached fetch member is found and
  * rebuilt, and a damaged checkpoint is one line naming the file.
  */
 import assert from "node:assert/strict";

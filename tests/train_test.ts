@@ -10,6 +10,7 @@ import { cosineDecayLr } from "../lib/train/lr_schedule.ts";
 import { readMetricsLog } from "../lib/train/metrics_log.ts";
 import { buildResNet } from "../lib/model/resnet.ts";
 import type { StageContext } from "../lib/run/stage.ts";
+import type { DecodeMeta } from "../lib/contract/mod.ts";
 import { createTrainStep, disposeOptimizer } from "../lib/train/mod.ts";
 import { runEvaluateStage } from "../pipeline/evaluate.ts";
 import { runTrainStage } from "../pipeline/train.ts";
@@ -61,7 +62,8 @@ async function makeRunDir(train: number, test: number, epochs: number, seed: num
     await Deno.writeFile(join(decode, `${split}_images.u8`), data.images);
     await Deno.writeFile(join(decode, `${split}_labels.u8`), data.labels);
   }
-  await Deno.writeTextFile(join(decode, "meta.json"), JSON.stringify({ classes: CLASSES }));
+  const meta = { classes: CLASSES, train: { count: train }, test: { count: test } } satisfies DecodeMeta;
+  await Deno.writeTextFile(join(decode, "meta.json"), JSON.stringify(meta));
   const plan = createAugmentPlan({ seed, epochs, count: train, cropPadding: 4, flipProbability: 0.5 });
   await Deno.mkdir(join(runDir, "augment"), { recursive: true });
   await Deno.writeFile(join(runDir, "augment", PLAN_FILE), encodeAugmentPlan(plan));

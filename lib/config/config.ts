@@ -64,7 +64,7 @@ export interface PipelineConfig {
   backend: Backend;
   /**
    * Convolution kernels on webgpu: `auto` (`cpu` on a software adapter, `gpu` on a hardware one), `cpu`,
-   * `gpu`, or tfjs's `stock` ones (for comparison); `project` is the old name of `cpu`.
+   * `gpu`, or tfjs's `stock` ones (for comparison); `project` is another name of `cpu`.
    */
   kernels: KernelPolicy;
   /** Training epochs (epochs). */

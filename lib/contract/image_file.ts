@@ -12,6 +12,9 @@
  */
 import { IMAGE_BYTES } from "../data/mod.ts";
 
+/** The image layout of `*_images.u8` and `samples.u8` (uint8 HWC, 32 × 32 × 3), as the data layer defines it. */
+export { CHANNELS as IMAGE_CHANNELS, IMAGE_BYTES, IMAGE_SIZE } from "../data/mod.ts";
+
 /**
  * How many whole images a `.u8` image file holds (a trailing partial image is not counted).
  *

@@ -18,7 +18,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { tempNameFor } from "./atomic.ts";
+import { tempNameFor, writeFileWhole } from "./atomic.ts";
 import { PipelineError } from "./errors.ts";
 import { currentProcess, parseProcessIdentity, type ProcessIdentity, processState } from "./process.ts";
 
@@ -75,7 +75,7 @@ export async function readLock(path: string): Promise<LockInfo | null> {
 
 async function createExclusive(path: string, text: string): Promise<boolean> {
   const tmp = tempNameFor(path);
-  await Deno.writeTextFile(tmp, text);
+  await writeFileWhole(tmp, text);
   try {
     await Deno.link(tmp, path);
     return true;

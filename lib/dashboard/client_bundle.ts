@@ -13,10 +13,8 @@
  * ```
  * @module
  */
-import { PROJECT_ROOT } from "../core/mod.ts";
+import { canonicalJson, PROJECT_ROOT, sha256Hex, writeFileAtomic } from "../core/mod.ts";
 import { join, relative } from "node:path";
-import { writeFileAtomic } from "../core/mod.ts";
-import { canonicalJson, sha256Hex } from "../core/mod.ts";
 
 /** The bundle's entry, relative to the project root. */
 export const BUNDLE_ENTRY = "islands/client.ts";

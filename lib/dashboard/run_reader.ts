@@ -16,7 +16,30 @@
  * @module
  */
 import { isAbsolute, resolve, sep } from "node:path";
-import { STAGE_NAMES, type StageName } from "../contract/mod.ts";
+import {
+  type DecodeMeta,
+  epochCurve,
+  type EpochPoint,
+  type Evaluation,
+  imageCountOf,
+  metricsParser,
+  type Parsed,
+  parseDecodeMeta,
+  parseEvaluation,
+  parsePredictions,
+  parseRunManifest,
+  parseSamplesInfo,
+  parseTrainSummary,
+  type Predictions,
+  readImagesAt,
+  type RunManifestView,
+  type SamplesInfo,
+  STAGE_NAMES,
+  type StageName,
+  type StageRecord,
+  type TrainMetrics,
+  type TrainSummary,
+} from "../contract/mod.ts";
 import { processState } from "../core/mod.ts";
 
 /** The most step points a page or a live poll carries: longer logs are thinned (every k-th step). */
@@ -87,27 +110,6 @@ async function readMetricsBounded(
   metrics.partialLine = decoder.decode(carry).trim() !== "";
   return metrics;
 }
-import type { StageRecord } from "../contract/mod.ts";
-import { imageCountOf, readImagesAt } from "../contract/mod.ts";
-import {
-  type DecodeMeta,
-  epochCurve,
-  type EpochPoint,
-  type Evaluation,
-  metricsParser,
-  type Parsed,
-  parseDecodeMeta,
-  parseEvaluation,
-  parsePredictions,
-  parseRunManifest,
-  parseSamplesInfo,
-  parseTrainSummary,
-  type Predictions,
-  type RunManifestView,
-  type SamplesInfo,
-  type TrainMetrics,
-  type TrainSummary,
-} from "../contract/mod.ts";
 
 /**
  * A run id: a folder name in the runs folder, up to 128 characters: any letters (accents too), digits,

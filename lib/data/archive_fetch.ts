@@ -25,13 +25,15 @@
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTarDecoder, type ParsedTarEntry } from "modern-tar";
-import { tempNameFor } from "../core/mod.ts";
+import {
+  describeOsError,
+  formatMegabytes,
+  incrementalSha256,
+  type Logger,
+  PipelineError,
+  tempNameFor,
+} from "../core/mod.ts";
 import { META_FILE, OFFICIAL_SHA256 } from "./cifar_format.ts";
-import { PipelineError } from "../core/mod.ts";
-import { incrementalSha256 } from "../core/mod.ts";
-import type { Logger } from "../core/mod.ts";
-import { describeOsError } from "../core/mod.ts";
-import { formatMegabytes } from "../core/mod.ts";
 
 /** How network faults are retried. */
 export interface RetryOptions {

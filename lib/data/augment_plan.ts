@@ -26,10 +26,7 @@
  * @module
  */
 import { join } from "node:path";
-import { PipelineError } from "../core/mod.ts";
-import { describeOsError } from "../core/mod.ts";
-import { sha256Hex } from "../core/mod.ts";
-import { Rng } from "../core/mod.ts";
+import { describeOsError, PipelineError, Rng, sha256Hex } from "../core/mod.ts";
 
 /** The file name of the encoded plan in the augment stage's folder. */
 export const PLAN_FILE = "plan.bin";

@@ -1,7 +1,7 @@
 /**
  * Batches for training and evaluation: the decoded splits in, `{ x: Float32 NHWC, y: Int32 }` out.
  *
- * Train batches follow the seeded plan (lib/augment_plan.ts): the epoch's global shuffle, then per image
+ * Train batches follow the seeded plan (augment_plan.ts): the epoch's global shuffle, then per image
  * RandomCrop (pad with zeros, crop 32) and RandomHorizontalFlip, rescale 1/255 and Normalize by mean/std,
  * the same arithmetic as torchvision's `ToTensor` + `Normalize` in float32. The last partial batch is kept.
  * Batches are made ahead of the consumer into a bounded queue (`prefetch` batches): the stream pulls the
@@ -25,8 +25,7 @@
 import { join } from "node:path";
 import type { AugmentPlan } from "./augment_plan.ts";
 import { IMAGE_BYTES, IMAGE_SIZE, NUM_CLASSES } from "./cifar_format.ts";
-import { PipelineError } from "../core/mod.ts";
-import { describeOsError } from "../core/mod.ts";
+import { describeOsError, PipelineError } from "../core/mod.ts";
 
 export { type AugmentPlan, readAugmentPlan } from "./augment_plan.ts";
 

@@ -401,7 +401,7 @@ export function curvesSvg(series: CurveSeries[], options: { title?: string } = {
       points: s.epochs.filter((e) => e.testAccuracy !== null).map((e) => [e.epoch, e.testAccuracy!]),
     });
   });
-  // The legend goes on its own rows under the title (it used to share the title's row and overlap it).
+  // The legend goes on its own rows under the title, so it never overlaps the title.
   const legendRows = Math.ceil(series.length / 5);
   const top = 60 + legendRows * 16;
   const parts: SvgMarkup[] = [

@@ -25,8 +25,7 @@ import "./batch_norm.ts";
 import { basename, dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { PipelineError } from "../core/mod.ts";
-import { describeOsError } from "../core/mod.ts";
+import { describeOsError, PipelineError, WriteError, writeFileWhole } from "../core/mod.ts";
 
 /** File names inside a checkpoint folder. */
 export const CHECKPOINT_FILES = {
@@ -82,18 +81,16 @@ export async function saveCheckpoint(
     await writeModelFiles(tmp, model);
     if (options.optimizer) await writeOptimizerFiles(tmp, model, options.optimizer);
     if (options.state !== undefined) {
-      await Deno.writeTextFile(
-        join(tmp, CHECKPOINT_FILES.state),
-        JSON.stringify(options.state, null, 2) + "\n",
-      );
+      await writeFileWhole(join(tmp, CHECKPOINT_FILES.state), JSON.stringify(options.state, null, 2) + "\n");
     }
     for (const [name, value] of Object.entries(options.json ?? {})) {
-      await Deno.writeTextFile(join(tmp, name), JSON.stringify(value) + "\n");
+      await writeFileWhole(join(tmp, name), JSON.stringify(value) + "\n");
     }
     await replaceDir(tmp, dir);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw err;
+    // Name the file as the checkpoint will hold it, not the temporary folder it was written into.
+    throw err instanceof WriteError ? new WriteError(err.path.replace(tmp, dir), err.cause) : err;
   }
 }
 
@@ -156,8 +153,8 @@ export async function writeModelFiles(dir: string, model: tfl.LayersModel): Prom
       modelTopology: artifacts.modelTopology,
       weightsManifest: [{ paths: [CHECKPOINT_FILES.weights], weights: artifacts.weightSpecs }],
     };
-    await Deno.writeFile(join(dir, CHECKPOINT_FILES.weights), new Uint8Array(weightData));
-    await Deno.writeTextFile(join(dir, CHECKPOINT_FILES.model), JSON.stringify(json) + "\n");
+    await writeFileWhole(join(dir, CHECKPOINT_FILES.weights), new Uint8Array(weightData));
+    await writeFileWhole(join(dir, CHECKPOINT_FILES.model), JSON.stringify(json) + "\n");
     return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
   }));
 }
@@ -292,8 +289,8 @@ async function writeOptimizerFiles(dir: string, model: tfl.LayersModel, optimize
     iterations,
     weights: specs,
   };
-  await Deno.writeFile(join(dir, CHECKPOINT_FILES.optimizerWeights), new Uint8Array(data as ArrayBuffer));
-  await Deno.writeTextFile(join(dir, CHECKPOINT_FILES.optimizer), JSON.stringify(json) + "\n");
+  await writeFileWhole(join(dir, CHECKPOINT_FILES.optimizerWeights), new Uint8Array(data as ArrayBuffer));
+  await writeFileWhole(join(dir, CHECKPOINT_FILES.optimizer), JSON.stringify(json) + "\n");
 }
 
 /**

@@ -20,7 +20,7 @@
  */
 import { dirname, join } from "node:path";
 import type { KeyParts, OutputFile, StageName } from "../contract/mod.ts";
-import { canonicalJson, sha256File, sha256Hex, tempNameFor } from "../core/mod.ts";
+import { canonicalJson, sha256File, sha256Hex, tempNameFor, writeFileWhole } from "../core/mod.ts";
 
 /** `manifest.json` of a cache entry. */
 export interface CacheManifest {
@@ -195,8 +195,8 @@ export async function storeCacheEntry(cacheDir: string, dir: string, manifest: C
     }
     const text = JSON.stringify(manifest, null, 2) + "\n";
     const bytes = new TextEncoder().encode(text);
-    await Deno.writeFile(join(tmp, "manifest.json"), bytes);
-    await Deno.writeTextFile(join(tmp, MANIFEST_SEAL), (await sha256Hex(bytes)) + "\n");
+    await writeFileWhole(join(tmp, "manifest.json"), bytes);
+    await writeFileWhole(join(tmp, MANIFEST_SEAL), (await sha256Hex(bytes)) + "\n");
     await makeReadOnly(join(tmp, "manifest.json"));
     await makeReadOnly(join(tmp, MANIFEST_SEAL));
     await dropCacheEntry(cacheDir, manifest.stage, manifest.key);

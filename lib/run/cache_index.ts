@@ -19,8 +19,7 @@
  * @module
  */
 import { join } from "node:path";
-import { STAGE_NAMES } from "../contract/mod.ts";
-import { parseRunManifest } from "../contract/mod.ts";
+import { parseRunManifest, STAGE_NAMES } from "../contract/mod.ts";
 
 /** One cache entry. */
 export interface CacheEntry {

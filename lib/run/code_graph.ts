@@ -15,9 +15,7 @@
  */
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PipelineError } from "../core/mod.ts";
-import { sha256File } from "../core/mod.ts";
-import { PROJECT_ROOT } from "../core/mod.ts";
+import { PipelineError, PROJECT_ROOT, sha256File } from "../core/mod.ts";
 
 /** One module of `deno info --json`'s graph, the fields read here. */
 export interface InfoModule {

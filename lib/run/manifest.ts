@@ -1,7 +1,7 @@
 /**
- * `run.json`, the manifest every run writes at the root of its run folder: status, resolved config, seed,
+ * `run.json`, the manifest every run writes at the root of its run folder (status, resolved config, seed,
  * versions, the deno.lock hash, and per stage its status, cache key, why it ran, timings and output files
- * with their SHA-256.
+ * with their SHA-256): its name, the environment it records, and reading it back. run_record.ts writes it.
  *
  * @example
  * ```ts
@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { PROJECT_ROOT, sha256File, writeJsonAtomic } from "../core/mod.ts";
+import { PROJECT_ROOT, sha256File } from "../core/mod.ts";
 import type { RunEnvironment, RunManifest } from "../contract/mod.ts";
 
 /** The file name of the manifest inside a run folder. */
@@ -46,9 +46,4 @@ export async function readRunManifest(runDir: string): Promise<RunManifest | und
   } catch {
     return undefined;
   }
-}
-
-/** Write the manifest atomically. */
-export function writeRunManifest(runDir: string, manifest: RunManifest): Promise<void> {
-  return writeJsonAtomic(join(runDir, RUN_MANIFEST), manifest);
 }

@@ -1,5 +1,6 @@
 /**
- * Runs: the stage interface, the runner and its content-addressed cache, the code graph behind stage keys, run.json, and the run-folder contract that stages write and the dashboard reads.
+ * Runs: the stage interface, the runner and its content-addressed cache, the code graph behind stage keys,
+ * and the one owner of run.json (`RunRecord`).
  *
  * @module
  */
@@ -9,5 +10,6 @@ export * from "./manifest.ts";
 export * from "./cache_index.ts";
 export * from "./run_summary.ts";
 export * from "./out_dir.ts";
+export * from "./run_record.ts";
 export * from "./runner.ts";
 export * from "./stage.ts";

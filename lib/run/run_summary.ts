@@ -14,8 +14,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import type { RunManifest, StageName } from "../contract/mod.ts";
-import { STAGE_NAMES } from "../contract/mod.ts";
+import { type RunManifest, STAGE_NAMES, type StageName } from "../contract/mod.ts";
 import { formatDuration } from "../core/mod.ts";
 
 /** `run.json`'s `summary`. */

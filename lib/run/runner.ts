@@ -1,13 +1,16 @@
 /**
  * The stage runner: runs the selected stages and their upstream stages in order, each one only when its
- * cache key (a hash of its params, its inputs' output digests and its code) is new, and keeps `run.json` up
- * to date after every step so a killed run still says how far it got.
+ * cache key (a hash of its params, its inputs' output digests and its code) is new, and has run.json
+ * (run_record.ts) saved after every step so a killed run still says how far it got.
  *
  * Before the first stage it checks `--out` (new, empty or a run folder: see out_dir.ts), takes the run
  * folder's lock, computes every stage's params (so a bad `--pretrained` path stops the run before any
  * work) and, for `--resume`, makes sure the run to continue had the same key parts. While it runs,
  * run.json records the process (pid, host, start time) and a heartbeat, so the dashboard can tell a run
  * whose process is gone. The cache itself (verified hits, immutable entries, build locks) is cache.ts.
+ *
+ * A fault is one line naming the stage: a file that cannot be written (a full disk) is "Cannot write
+ * <file>: <reason>", exit 1, and run.json says "failed" with that line whenever it can be written at all.
  *
  * `<cacheDir>/<stage>/latest.json` holds the key parts of the stage's last run, so a rerun can say why.
  *
@@ -28,20 +31,23 @@
  * @module
  */
 import { join } from "node:path";
-import { codeDigestsOf } from "./code_graph.ts";
 import type { PipelineConfig } from "../config/mod.ts";
-import type { StageName } from "../contract/mod.ts";
-import { acquireLock, currentProcess, type Lock, PipelineError } from "../core/mod.ts";
-import { describeOsError } from "../core/mod.ts";
-import { canonicalJson, sha256Hex } from "../core/mod.ts";
-import type { Logger } from "../core/mod.ts";
-import { formatDuration } from "../core/mod.ts";
-import { readRunManifest, runEnvironment, writeRunManifest } from "./manifest.ts";
-import type { RunManifest } from "../contract/mod.ts";
-import type { StageContext, StageDefinition } from "./stage.ts";
-import type { KeyParts, OutputFile, StageRecord } from "../contract/mod.ts";
-import { tempNameFor, writeJsonAtomic } from "../core/mod.ts";
+import type { KeyParts, OutputFile, RunManifest, StageName } from "../contract/mod.ts";
 import {
+  acquireLock,
+  canonicalJson,
+  describeOsError,
+  formatDuration,
+  type Lock,
+  type Logger,
+  PipelineError,
+  sha256Hex,
+  tempNameFor,
+  writeFaultOf,
+  writeJsonAtomic,
+} from "../core/mod.ts";
+import {
+  type CacheLookup,
   type CacheManifest,
   detachFiles,
   dropCacheEntry,
@@ -50,7 +56,12 @@ import {
   materializeCacheEntry,
   storeCacheEntry,
 } from "./cache.ts";
+import { codeDigestsOf } from "./code_graph.ts";
+import { readRunManifest } from "./manifest.ts";
 import { checkOutDir, RUN_LOCK } from "./out_dir.ts";
+import { RunRecord } from "./run_record.ts";
+import { summarizeRun } from "./run_summary.ts";
+import type { StageContext, StageDefinition } from "./stage.ts";
 
 /** Options of {@linkcode runPipeline}. */
 export interface RunOptions {
@@ -66,8 +77,8 @@ export interface RunOptions {
   resume?: boolean;
   /** Where lines go. */
   log: Logger;
-  /** Called with the manifest whenever it is written (the CLI keeps it for its signal handler). */
-  onManifest?: (manifest: RunManifest) => void;
+  /** Called with the run's record once it exists (the CLI marks it interrupted in its signal handler). */
+  onRecord?: (record: RunRecord) => void;
   /** Called once the run folder's lock is held (the CLI releases it in its signal handler). */
   onLock?: (lock: Lock) => void;
   /** Seconds between heartbeats written into run.json (default 30). */
@@ -129,15 +140,12 @@ export function explainRerun(before: KeyParts | undefined, now: KeyParts): strin
   return keyDifferences(before, now) || "cache entry missing (the cache was cleared or moved)";
 }
 
-async function previousKeyParts(
-  cacheDir: string,
-  previous: RunManifest | undefined,
-  name: StageName,
-): Promise<KeyParts | undefined> {
-  const fromRun = previous?.stages?.[name]?.keyParts;
+/** The key parts stage `name` had last: in this run folder's previous run, else in the cache's latest.json. */
+async function previousKeyParts(run: Run, name: StageName): Promise<KeyParts | undefined> {
+  const fromRun = run.previous?.stages?.[name]?.keyParts;
   if (fromRun) return fromRun;
   try {
-    const latest = JSON.parse(await Deno.readTextFile(join(cacheDir, name, "latest.json")));
+    const latest = JSON.parse(await Deno.readTextFile(join(run.options.cacheDir, name, "latest.json")));
     return latest.keyParts as KeyParts;
   } catch {
     return undefined;
@@ -156,13 +164,53 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
   }
 }
 
-function refuseResume(stage: StageName, differences: string): never {
-  throw new PipelineError(
-    "usage",
-    `--resume: the ${stage} stage of this run was made with other settings (${differences}); ` +
-      `a resume continues only the same run: drop --resume (or the changed options) to start over`,
-    { exitCode: 2 },
-  );
+/** A resume refused: one line, exit 2, and the record of the run it was asked to continue left as it was. */
+class ResumeRefused extends PipelineError {
+  constructor(message: string) {
+    super("usage", message, { exitCode: 2 });
+  }
+}
+
+/** Refuse a resume whose stage `name` was made with other key parts (`was`) than this run's (`is`). */
+function refuseChangedResume(name: StageName, parts: { was: KeyParts | undefined; is: KeyParts }): void {
+  const differences = parts.was ? keyDifferences(parts.was, parts.is) : "";
+  if (differences) {
+    throw new ResumeRefused(
+      `--resume: the ${name} stage of this run was made with other settings (${differences}); ` +
+        `a resume continues only the same run: drop --resume (or the changed options) to start over`,
+    );
+  }
+}
+
+/** A stage's params and code, computed for every stage before any runs. */
+type FixedParts = Map<StageName, Pick<KeyParts, "params" | "code">>;
+
+/** What the runner knows while it runs. */
+interface Run {
+  options: RunOptions;
+  record: RunRecord;
+  /** The run folder's run.json before this run, if any. */
+  previous: RunManifest | undefined;
+  fixed: FixedParts;
+  /** `--resume --epochs N` with more epochs than before: the stages it touches get new keys. */
+  extending: boolean;
+  /** Per stage done or cached: the digest of its outputs. */
+  digests: Map<StageName, string>;
+  /** The stage running now ("run" before the first). */
+  current: string;
+}
+
+/** One stage under way: its plan, its run, and when it started (`performance.now()`). */
+interface Step extends StagePlan {
+  run: Run;
+  started: number;
+}
+
+const now = () => new Date().toISOString();
+
+/** The one line `err` is as a fault of `stage` (a failed write included); null for a bug (it keeps its trace). */
+function faultOf(err: unknown, stage: string): PipelineError | null {
+  return writeFaultOf(err, stage) ?? (err instanceof PipelineError ? err : null);
 }
 
 /**
@@ -191,242 +239,234 @@ export async function runPipeline(
   }
 }
 
+/** The run, holding the run folder's lock: check, then each stage in order, then the summary. */
 async function runLocked(all: readonly StageDefinition[], options: RunOptions): Promise<RunManifest> {
-  const { config, runDir, cacheDir, log } = options;
-  const previous = await readRunManifest(runDir);
-  const now = () => new Date().toISOString();
-  const manifest: RunManifest = {
-    version: 1,
-    id: runDir.split("/").filter(Boolean).pop() ?? "run",
-    createdAt: options.resume && previous?.createdAt ? previous.createdAt : now(),
-    updatedAt: now(),
-    status: "running",
-    preset: config.preset,
-    seed: config.seed,
-    config,
-    requestedStages: [...options.stages],
-    env: await runEnvironment(),
-    process: currentProcess(),
-    heartbeatAt: now(),
-    stages: {},
-  };
+  const previous = await readRunManifest(options.runDir);
   const selected = withUpstream(all, options.stages);
-  for (const stage of selected) manifest.stages[stage.name] = { status: "pending" };
-  let saving = Promise.resolve();
-  const save = () => {
-    // One write at a time: the heartbeat and the stages share the manifest.
-    saving = saving.then(async () => {
-      manifest.updatedAt = now();
-      await writeRunManifest(runDir, manifest);
-      options.onManifest?.(manifest);
-    });
-    return saving;
-  };
-  const fail = async (err: unknown, stage?: StageName) => {
-    manifest.status = "failed";
-    manifest.error = err instanceof PipelineError ? err.toLine() : `error: [${stage ?? "run"}] ${err}`;
-    await save();
-  };
-
-  // Before any stage runs: every stage's params (a missing --pretrained file stops here) and code.
-  const fixed = new Map<StageName, Pick<KeyParts, "params" | "code">>();
-  try {
-    for (const stage of selected) {
-      fixed.set(stage.name, {
-        params: JSON.parse(canonicalJson(await stage.params(config))),
-        code: await codeDigestsOf(stage.module),
-      });
-    }
-  } catch (err) {
+  const record = await RunRecord.create(options.runDir, {
+    config: options.config,
+    requested: options.stages,
+    stages: selected.map((s) => s.name),
+    continues: options.resume ? previous : undefined,
+  });
+  options.onRecord?.(record);
+  const fixed = await fixedParts(selected, options.config).catch(async (err) => {
     // A resume refused before it started leaves the run it was asked to continue as it was.
-    if (!options.resume || !previous) await fail(err);
+    if (!options.resume || !previous) {
+      await record.fail(faultOf(err, "run") ?? new PipelineError("run", `${err}`));
+    }
     throw err;
+  });
+  const extending = options.resume && previous ? checkResume(selected, { fixed, previous }) : false;
+  const run: Run = { options, record, previous, fixed, extending, digests: new Map(), current: "run" };
+  try {
+    await record.save();
+    record.beat(options.heartbeatSeconds ?? 30);
+    for (const stage of selected) {
+      run.current = stage.name;
+      await runStage(run, stage);
+    }
+    await record.finish({ ...summarizeRun(options.runDir, record.manifest) });
+    return record.manifest;
+  } catch (err) {
+    throw await stopped(run, err);
+  } finally {
+    await record.stop();
   }
-  // A resume continues only the same run: the resumable stages and everything upstream of them must
-  // have the params and code they had (their inputs are checked when the stage is reached).
-  // One difference is allowed, and only it: more epochs than before (`--resume --epochs N`), which extends a
-  // finished run; the stages it touches get new keys, and their inputs change with it.
+}
+
+/** Every stage's params (a missing `--pretrained` file stops the run here) and code digests. */
+async function fixedParts(selected: readonly StageDefinition[], config: PipelineConfig): Promise<FixedParts> {
+  const fixed: FixedParts = new Map();
+  for (const stage of selected) {
+    fixed.set(stage.name, {
+      params: JSON.parse(canonicalJson(await stage.params(config))),
+      code: await codeDigestsOf(stage.module),
+    });
+  }
+  return fixed;
+}
+
+/**
+ * Before any stage runs: a resume continues only the same run, so the resumable stages and everything
+ * upstream of them must have the params and code they had (their inputs are checked when the stage is
+ * reached). One difference is allowed, and only it: more epochs than before (`--resume --epochs N`), which
+ * extends a finished run. Returns whether it does.
+ */
+function checkResume(
+  selected: readonly StageDefinition[],
+  { fixed, previous }: { fixed: FixedParts; previous: RunManifest },
+): boolean {
   const resumable = selected.filter((s) => s.resumable).map((s) => s.name);
   let extending = false;
-  if (options.resume && previous && resumable.length) {
-    for (const stage of withUpstream(selected, resumable)) {
-      const before = previous.stages?.[stage.name]?.keyParts;
-      if (!before) continue;
-      const parts = fixed.get(stage.name)!;
-      const [was, asked] = [before.params.epochs, parts.params.epochs];
-      const counted = typeof was === "number" && typeof asked === "number";
-      if (counted && asked < was) {
-        throw new PipelineError(
-          "usage",
-          `--resume --epochs ${asked}: this run was made for ${was} epochs; a resume can only add epochs ` +
-            `(drop --resume to start over)`,
-          { exitCode: 2 },
-        );
-      }
-      const more = counted && asked > was;
-      extending ||= more;
-      const differences = keyDifferences(
-        {
-          params: more ? { ...before.params, epochs: parts.params.epochs } : before.params,
-          inputs: {},
-          code: before.code,
-        },
-        { ...parts, inputs: {} },
+  for (const stage of resumable.length ? withUpstream(selected, resumable) : []) {
+    const before = previous.stages?.[stage.name]?.keyParts;
+    if (!before) continue;
+    const parts = fixed.get(stage.name)!;
+    const [was, asked] = [before.params.epochs, parts.params.epochs];
+    const counted = typeof was === "number" && typeof asked === "number";
+    if (counted && asked < was) {
+      throw new ResumeRefused(
+        `--resume --epochs ${asked}: this run was made for ${was} epochs; a resume can only add epochs ` +
+          `(drop --resume to start over)`,
       );
-      if (differences) refuseResume(stage.name, differences);
     }
+    const more = counted && asked > was;
+    extending ||= more;
+    const params = more ? { ...before.params, epochs: asked } : before.params;
+    refuseChangedResume(stage.name, {
+      was: { params, inputs: {}, code: before.code },
+      is: { ...parts, inputs: {} },
+    });
   }
+  return extending;
+}
 
-  await save();
-  const heartbeat = setInterval(() => {
-    manifest.heartbeatAt = now();
-    save().catch(() => {});
-  }, (options.heartbeatSeconds ?? 30) * 1000);
-  Deno.unrefTimer(heartbeat);
-  let current: StageName | undefined;
-  let refusedResume = false;
+/**
+ * The run stopped on `err`: record it in run.json (or, for a refused resume, put back the record of the run
+ * it was asked to continue) and return what to throw: the one-line fault of the stage running, or a bug as is.
+ */
+async function stopped(run: Run, err: unknown): Promise<unknown> {
+  if (err instanceof ResumeRefused) {
+    if (run.previous) await run.record.restore(run.previous).catch(() => {});
+    return err;
+  }
+  const fault = faultOf(err, run.current);
+  await run.record.fail(fault ?? new PipelineError(run.current, `${err}`));
+  return fault ?? err;
+}
+
+/** Whether `stage` continues its interrupted folder (`--resume` on a resumable stage). */
+function resuming(run: Run, stage: StageDefinition): boolean {
+  return run.options.resume === true && stage.resumable === true;
+}
+
+/** One stage: its key, then the cache entry if there is one, else a build under the entry's lock. */
+async function runStage(run: Run, stage: StageDefinition): Promise<void> {
+  const { cacheDir, runDir, log } = run.options;
+  const plan = await planStage(run, stage);
+  const step: Step = { ...plan, run, started: performance.now() };
+  const found = await lookupCacheEntry(cacheDir, stage.name, plan.key);
+  if (found.state === "hit") return await serveCached(step, found.manifest);
+
+  // A miss or a damaged entry: build it, holding the entry's lock.
+  const entryLock = await acquireLock(join(cacheDir, stage.name, `${plan.key}.lock`), {
+    stage: "usage",
+    what: `the ${stage.name} cache entry ${plan.key.slice(0, 12)} (being built)`,
+    purpose: `pipeline --out ${runDir}`,
+    onNote: (line) => log.info(`note: ${line}`),
+  });
   try {
-    const digests = new Map<StageName, string>();
-    const runStage = async (stage: StageDefinition): Promise<void> => {
-      const record: StageRecord = manifest.stages[stage.name] ?? { status: "pending" };
-      manifest.stages[stage.name] = record;
-      const inputs: Record<string, string> = {};
-      for (const dep of stage.deps) {
-        const digest = digests.get(dep);
-        if (digest === undefined) throw new Error(`stage ${stage.name} runs before its input ${dep}`);
-        inputs[dep] = digest;
-      }
-      const keyParts: KeyParts = { ...fixed.get(stage.name)!, inputs };
-      const plan: StagePlan = { stage, keyParts, key: await sha256Hex(canonicalJson(keyParts)) };
-      Object.assign(record, { key: plan.key, keyParts, startedAt: now() });
-      const dir = join(runDir, stage.name);
-      const started = performance.now();
-      const resuming = options.resume === true && stage.resumable === true;
-      if (resuming) {
-        const before = previous?.stages?.[stage.name]?.keyParts;
-        const differences = before && !extending ? keyDifferences(before, keyParts) : "";
-        if (differences) {
-          refusedResume = true;
-          throw new PipelineError(
-            "usage",
-            `--resume: the ${stage.name} stage of this run was made with other inputs (${differences}); ` +
-              `a resume continues only the same run: drop --resume to start over`,
-            { exitCode: 2 },
-          );
-        }
-      }
-
-      const serve = async (cached: CacheManifest) => {
-        await materializeCacheEntry(cacheDir, cached, dir);
-        Object.assign(record, {
-          status: "cached",
-          outputs: cached.outputs,
-          summary: cached.summary,
-          finishedAt: now(),
-          seconds: (performance.now() - started) / 1000,
-        });
-        log.info(`${stage.name}: cached (key ${plan.key.slice(0, 12)})`);
-        digests.set(stage.name, await outputsDigest(cached.outputs));
-        await save();
-      };
-
-      let found = await lookupCacheEntry(cacheDir, stage.name, plan.key);
-      if (found.state === "hit") return await serve(found.manifest);
-
-      // A miss or a damaged entry: build it, holding the entry's lock.
-      const entryLock = await acquireLock(join(cacheDir, stage.name, `${plan.key}.lock`), {
-        stage: "usage",
-        what: `the ${stage.name} cache entry ${plan.key.slice(0, 12)} (being built)`,
-        purpose: `pipeline --out ${runDir}`,
-        onNote: (line) => log.info(`note: ${line}`),
-      });
-      try {
-        // Another process may have finished it meanwhile.
-        found = await lookupCacheEntry(cacheDir, stage.name, plan.key);
-        if (found.state === "hit") return await serve(found.manifest);
-        let damaged = "";
-        if (found.state === "damaged") {
-          damaged = `cache entry damaged: ${found.why}; dropped`;
-          log.info(
-            `${stage.name}: cache entry ${
-              plan.key.slice(0, 12)
-            } is damaged (${found.why}); dropped, rebuilding`,
-          );
-          await dropCacheEntry(cacheDir, stage.name, plan.key);
-        }
-        record.reason = damaged ||
-          explainRerun(await previousKeyParts(cacheDir, previous, stage.name), keyParts);
-        record.status = "running";
-        if (resuming) {
-          // Copy-on-write: the stage continues in place, so nothing it writes may reach a shared inode.
-          await detachFiles(dir);
-        } else {
-          await Deno.remove(dir, { recursive: true }).catch(() => {});
-        }
-        await Deno.mkdir(dir, { recursive: true });
-        log.info(`${stage.name}: running (${resuming ? "resume requested; " : ""}${record.reason})`);
-        await save();
-
-        const ctx: StageContext = {
-          config,
-          dir,
-          runDir,
-          cacheDir,
-          resume: resuming,
-          log,
-          input: (name) => {
-            if (!stage.deps.includes(name)) {
-              throw new Error(`stage ${stage.name} did not declare input ${name}`);
-            }
-            return join(runDir, name);
-          },
-        };
-        try {
-          const summary = (await stage.run(ctx)) ?? undefined;
-          const outputs = await hashOutputs(dir);
-          const entry: CacheManifest = {
-            stage: stage.name,
-            key: plan.key,
-            keyParts,
-            outputs,
-            summary,
-            createdAt: now(),
-          };
-          await storeCacheEntry(cacheDir, dir, entry);
-          await writeJsonAtomic(join(cacheDir, stage.name, "latest.json"), { key: plan.key, keyParts });
-          const seconds = (performance.now() - started) / 1000;
-          Object.assign(record, { status: "done", outputs, summary, finishedAt: now(), seconds });
-          digests.set(stage.name, await outputsDigest(outputs));
-          log.info(`${stage.name}: done in ${formatDuration(seconds)}`);
-          await save();
-        } catch (err) {
-          record.status = "failed";
-          record.finishedAt = now();
-          record.seconds = (performance.now() - started) / 1000;
-          record.error = err instanceof PipelineError ? err.message : String(err);
-          throw err;
-        }
-      } finally {
-        await entryLock.release();
-      }
-    };
-    for (const stage of selected) {
-      current = stage.name;
-      await runStage(stage);
-    }
-    manifest.status = "done";
-    await save();
-    return manifest;
-  } catch (err) {
-    clearInterval(heartbeat);
-    // A refused resume leaves the record of the run it was asked to continue as it was.
-    if (refusedResume && previous) {
-      await saving.catch(() => {});
-      await writeRunManifest(runDir, previous);
-    } else await fail(err, current);
-    throw err;
+    // Another process may have finished it meanwhile.
+    const again = await lookupCacheEntry(cacheDir, stage.name, plan.key);
+    if (again.state === "hit") return await serveCached(step, again.manifest);
+    await prepareStage(step, again);
+    await buildStage(step);
   } finally {
-    clearInterval(heartbeat);
-    await saving.catch(() => {});
+    await entryLock.release();
+  }
+}
+
+/** The stage's key parts (its inputs are the digests of its upstream stages' outputs) and key. */
+async function planStage(run: Run, stage: StageDefinition): Promise<StagePlan> {
+  const inputs: Record<string, string> = {};
+  for (const dep of stage.deps) {
+    const digest = run.digests.get(dep);
+    if (digest === undefined) throw new Error(`stage ${stage.name} runs before its input ${dep}`);
+    inputs[dep] = digest;
+  }
+  const keyParts: KeyParts = { ...run.fixed.get(stage.name)!, inputs };
+  const plan: StagePlan = { stage, keyParts, key: await sha256Hex(canonicalJson(keyParts)) };
+  Object.assign(run.record.stage(stage.name), { key: plan.key, keyParts, startedAt: now() });
+  if (resuming(run, stage) && !run.extending) {
+    refuseChangedResume(stage.name, { was: run.previous?.stages?.[stage.name]?.keyParts, is: keyParts });
+  }
+  return plan;
+}
+
+/** Serve the stage from its verified cache entry. */
+async function serveCached(step: Step, cached: CacheManifest): Promise<void> {
+  const { stage, key, run, started } = step;
+  await materializeCacheEntry(run.options.cacheDir, cached, join(run.options.runDir, stage.name));
+  Object.assign(run.record.stage(stage.name), {
+    status: "cached",
+    outputs: cached.outputs,
+    summary: cached.summary,
+    finishedAt: now(),
+    seconds: (performance.now() - started) / 1000,
+  });
+  run.options.log.info(`${stage.name}: cached (key ${key.slice(0, 12)})`);
+  run.digests.set(stage.name, await outputsDigest(cached.outputs));
+  await run.record.save({ stage: stage.name });
+}
+
+/** Before a build: drop a damaged entry, say why the stage runs, and give it its folder. */
+async function prepareStage(step: Step, found: CacheLookup): Promise<void> {
+  const { stage, key, run } = step;
+  const { cacheDir, runDir, log } = run.options;
+  const record = run.record.stage(stage.name);
+  let damaged = "";
+  if (found.state === "damaged") {
+    damaged = `cache entry damaged: ${found.why}; dropped`;
+    log.info(`${stage.name}: cache entry ${key.slice(0, 12)} is damaged (${found.why}); dropped, rebuilding`);
+    await dropCacheEntry(cacheDir, stage.name, key);
+  }
+  record.reason = damaged || explainRerun(await previousKeyParts(run, stage.name), step.keyParts);
+  record.status = "running";
+  const dir = join(runDir, stage.name);
+  const resume = resuming(run, stage);
+  // Copy-on-write: a resumed stage continues in place, so nothing it writes may reach a shared inode.
+  if (resume) await detachFiles(dir);
+  else await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  log.info(`${stage.name}: running (${resume ? "resume requested; " : ""}${record.reason})`);
+  await run.record.save({ stage: stage.name });
+}
+
+/** Run the stage, then store its outputs as the cache entry of its key; a fault marks the stage failed. */
+async function buildStage(step: Step): Promise<void> {
+  const { stage, key, keyParts, run, started } = step;
+  const { config, runDir, cacheDir, log } = run.options;
+  const record = run.record.stage(stage.name);
+  const dir = join(runDir, stage.name);
+  const ctx: StageContext = {
+    config,
+    dir,
+    runDir,
+    cacheDir,
+    resume: resuming(run, stage),
+    log,
+    input: (name) => {
+      if (!stage.deps.includes(name)) throw new Error(`stage ${stage.name} did not declare input ${name}`);
+      return join(runDir, name);
+    },
+  };
+  try {
+    const summary = (await stage.run(ctx)) ?? undefined;
+    const outputs = await hashOutputs(dir);
+    await storeCacheEntry(cacheDir, dir, {
+      stage: stage.name,
+      key,
+      keyParts,
+      outputs,
+      summary,
+      createdAt: now(),
+    });
+    await writeJsonAtomic(join(cacheDir, stage.name, "latest.json"), { key, keyParts });
+    const seconds = (performance.now() - started) / 1000;
+    Object.assign(record, { status: "done", outputs, summary, finishedAt: now(), seconds });
+    run.digests.set(stage.name, await outputsDigest(outputs));
+    log.info(`${stage.name}: done in ${formatDuration(seconds)}`);
+    await run.record.save({ stage: stage.name });
+  } catch (err) {
+    const fault = faultOf(err, stage.name);
+    const seconds = (performance.now() - started) / 1000;
+    Object.assign(record, {
+      status: "failed",
+      finishedAt: now(),
+      seconds,
+      error: fault?.message ?? `${err}`,
+    });
+    throw fault ?? err;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * What a pipeline stage is: its inputs, params, code and outputs. The runner (`stage_runner.ts`) hashes
+ * What a pipeline stage is: its inputs, params, code and outputs. The runner (`runner.ts`) hashes
  * these into the stage's cache key and runs the stage only when the key is new.
  *
  * @example

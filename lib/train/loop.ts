@@ -31,7 +31,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import type { PipelineConfig } from "../config/mod.ts";
 import { PipelineError, writeJsonAtomic } from "../core/mod.ts";
 import type { Batch } from "../data/mod.ts";
-import { BEST_CHECKPOINT, CHECKPOINT_PATHS } from "../contract/mod.ts";
+import { BEST_CHECKPOINT, CHECKPOINT_PATHS, type EpochRecord, type TrainJson } from "../contract/mod.ts";
 import {
   buildResNet,
   countTrainableParams,
@@ -46,12 +46,10 @@ import { TrainReporter } from "./reporter.ts";
 import { createTrainStep, disposeOptimizer } from "./step.ts";
 import { momentumOptimizer } from "./optimizer.ts";
 import type {
-  EpochRecord,
   EpochSums,
   RunProgress,
   StepEvent,
   TrainLoopOptions,
-  TrainResult,
   TrainSources,
   TrainState,
 } from "./types.ts";
@@ -96,7 +94,7 @@ export function trainParams(config: PipelineConfig): Record<string, unknown> {
  * const result = await runTraining(sources, { config, dir, log, backend, resume: true });
  * ```
  */
-export async function runTraining(sources: TrainSources, options: TrainLoopOptions): Promise<TrainResult> {
+export async function runTraining(sources: TrainSources, options: TrainLoopOptions): Promise<TrainJson> {
   const { config, dir, log } = options;
   const params = options.params ?? trainParams(config);
   const stepsPerEpoch = Math.min(sources.stepsPerEpoch, config.maxStepsPerEpoch ?? Infinity);
@@ -254,7 +252,7 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     await checkpointer.saveLast({ ...point, partial: zeroSums() }, run);
   }
 
-  const result: TrainResult = {
+  const result = {
     epochs: run.epochs,
     bestEpoch: run.bestEpoch,
     bestAccuracy: run.bestAccuracy,
@@ -264,7 +262,7 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     adapter: backend.adapter,
     globalStep: run.globalStep,
     resumedFrom: state ? { epoch: state.next.epoch + 1, step: state.next.step } : null,
-  };
+  } satisfies TrainJson;
   if (config.epochs > 0 && run.epochs.length > 0) await reporter.end(run.bestEpoch, run.bestAccuracy);
   await writeJsonAtomic(join(dir, "train.json"), result);
   return result;

@@ -12,6 +12,7 @@
  * @module
  */
 import { dirname } from "node:path";
+import { WriteError } from "../core/mod.ts";
 
 /** Options of {@linkcode MetricsLog.open}. */
 export interface MetricsLogOptions {
@@ -24,8 +25,8 @@ export interface MetricsLogOptions {
   truncate?: boolean;
 }
 
-/** An open JSON-lines log. */
-export class MetricsLog {
+/** An open JSON-lines log of `Line` events (the training loop's are the contract's `MetricsLine`s). */
+export class MetricsLog<Line extends object = Record<string, unknown>> {
   #file: Deno.FsFile;
   #bytes: number;
   #encoder = new TextEncoder();
@@ -46,7 +47,10 @@ export class MetricsLog {
    * const log = await MetricsLog.open("metrics.jsonl", { truncate: true });
    * ```
    */
-  static async open(path: string, options: MetricsLogOptions = {}): Promise<MetricsLog> {
+  static async open<Line extends object = Record<string, unknown>>(
+    path: string,
+    options: MetricsLogOptions = {},
+  ): Promise<MetricsLog<Line>> {
     await Deno.mkdir(dirname(path), { recursive: true });
     const file = await Deno.open(path, { read: true, write: true, create: true });
     try {
@@ -57,7 +61,7 @@ export class MetricsLog {
         size = keep;
       }
       await file.seek(size, Deno.SeekMode.Start);
-      return new MetricsLog(path, file, size);
+      return new MetricsLog<Line>(path, file, size);
     } catch (err) {
       file.close();
       throw err;
@@ -70,10 +74,14 @@ export class MetricsLog {
   }
 
   /** Append one event as one line. */
-  async append(event: Record<string, unknown>): Promise<void> {
+  async append(event: Line): Promise<void> {
     const line = this.#encoder.encode(JSON.stringify(event) + "\n");
     let written = 0;
-    while (written < line.length) written += await this.#file.write(line.subarray(written));
+    try {
+      while (written < line.length) written += await this.#file.write(line.subarray(written));
+    } catch (err) {
+      throw new WriteError(this.path, err);
+    }
     this.#bytes += line.length;
   }
 

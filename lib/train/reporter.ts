@@ -13,7 +13,8 @@ import type { PipelineConfig } from "../config/mod.ts";
 import { formatDuration, type Logger, plural, type Progress } from "../core/mod.ts";
 import type { BackendInfo } from "../webgpu/mod.ts";
 import type { MetricsLog } from "./metrics_log.ts";
-import type { EpochRecord, StepEvent } from "./types.ts";
+import type { EpochRecord, MetricsLine } from "../contract/mod.ts";
+import type { StepEvent } from "./types.ts";
 
 /** "Epoch: [  1/  5], Steps: [  1/196], Train Loss: [2.301]" (the tutorial's log line). */
 export function formatStepLine(
@@ -67,7 +68,7 @@ export function runEtaSeconds(parts: {
 
 /** Where the loop reports steps, epochs and checkpoints: the metrics log, log lines, progress, ETA. */
 export class TrainReporter {
-  #metrics: MetricsLog;
+  #metrics: MetricsLog<MetricsLine>;
   #options: TrainReporterOptions;
   #stepTimes: number[] = [];
   #etaWarned = false;
@@ -80,7 +81,7 @@ export class TrainReporter {
   #evalSeconds: number | null = null;
 
   /** Report into `metrics` and `options.log`. */
-  constructor(metrics: MetricsLog, options: TrainReporterOptions) {
+  constructor(metrics: MetricsLog<MetricsLine>, options: TrainReporterOptions) {
     this.#metrics = metrics;
     this.#options = options;
     this.#globalStep = options.doneSteps ?? 0;

@@ -1,6 +1,7 @@
 /**
- * The training loop's interfaces: where batches come from, what a step and an epoch report, the state a
- * checkpoint keeps for resuming, the options and the result.
+ * The training loop's interfaces: where batches come from, what a step reports, the state a checkpoint
+ * keeps for resuming, and the options. What an epoch and the run report is the run-folder contract's
+ * (`EpochRecord`, `TrainJson`).
  *
  * @example
  * ```ts
@@ -14,6 +15,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import type { PipelineConfig } from "../config/mod.ts";
 import type { Batch } from "../data/mod.ts";
 import type { BackendInfo } from "../webgpu/mod.ts";
+import type { EpochRecord } from "../contract/mod.ts";
 import type { Logger } from "../core/mod.ts";
 
 /** Where the loop's batches come from. */
@@ -55,24 +57,6 @@ export interface StepEvent {
   numTensors: number;
 }
 
-/** One epoch's figures (`train.json` epochs, `epoch` events). */
-export interface EpochRecord {
-  /** 1-based epoch. */
-  epoch: number;
-  /** Mean of the epoch's step losses. */
-  meanLoss: number;
-  /** Accuracy on the test split after the epoch, in inference mode. */
-  testAccuracy: number;
-  /** The epoch's learning rate. */
-  lr: number;
-  /** Wall-clock seconds of the epoch, evaluation included. */
-  seconds: number;
-  /** Training images per second (evaluation not counted). */
-  imagesPerSecond: number;
-  /** Steps trained. */
-  steps: number;
-}
-
 /** The sums of an epoch in progress (all zero at an epoch boundary). */
 export interface EpochSums {
   lossSum: number;
@@ -111,23 +95,6 @@ export interface TrainState {
   metricsBytes: number;
   /** When the checkpoint was taken (ISO). */
   time: string;
-}
-
-/** What the loop returns (also the content of `train.json`). */
-export interface TrainResult {
-  epochs: EpochRecord[];
-  bestEpoch: number | null;
-  bestAccuracy: number | null;
-  /** Run-folder path of the best checkpoint. */
-  bestCheckpoint: string;
-  backend: string;
-  /** The webgpu conv kernels in use ("cpu", "gpu" or "stock"). */
-  kernels: BackendInfo["kernels"];
-  adapter: BackendInfo["adapter"];
-  /** Steps done over the whole run. */
-  globalStep: number;
-  /** Where this process started: null for a fresh run, else the checkpoint's position (1-based epoch). */
-  resumedFrom: { epoch: number; step: number } | null;
 }
 
 /** Options of {@linkcode runTraining}. */

@@ -16,11 +16,16 @@
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { tempNameFor, writeJsonAtomic } from "../core/mod.ts";
-import { defaultCacheDir } from "../core/mod.ts";
-import { PipelineError } from "../core/mod.ts";
-import { incrementalSha256, sha256File, sha256Hex } from "../core/mod.ts";
-import type { Logger } from "../core/mod.ts";
+import {
+  defaultCacheDir,
+  incrementalSha256,
+  type Logger,
+  PipelineError,
+  sha256File,
+  sha256Hex,
+  tempNameFor,
+  writeJsonAtomic,
+} from "../core/mod.ts";
 import { type ImportOptions, type ImportReport, loadPretrainedInto } from "./weight_import.ts";
 
 /**

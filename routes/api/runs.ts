@@ -8,9 +8,8 @@
  * ```
  * @module
  */
-import type { RouteContext } from "@/utils.ts";
+import { json, type RouteContext } from "@/utils.ts";
 import { listRuns } from "@/lib/dashboard/mod.ts";
-import { json } from "@/utils.ts";
 
 /** GET /api/runs. */
 export async function GET(ctx: RouteContext): Promise<Response> {

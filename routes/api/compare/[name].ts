@@ -9,11 +9,9 @@
  * ```
  * @module
  */
-import type { RouteContext } from "@/utils.ts";
-import { toCsv } from "@/lib/dashboard/mod.ts";
+import { download, type RouteContext } from "@/utils.ts";
+import { metricRows, readCompared, toCsv } from "@/lib/dashboard/mod.ts";
 import { curvesSvg } from "@/lib/figures/mod.ts";
-import { metricRows, readCompared } from "@/lib/dashboard/mod.ts";
-import { download } from "@/utils.ts";
 
 /** GET /api/compare/:name. */
 export async function GET(ctx: RouteContext): Promise<Response> {

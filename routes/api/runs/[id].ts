@@ -9,9 +9,8 @@
  * ```
  * @module
  */
-import type { RouteContext } from "@/utils.ts";
+import { json, type RouteContext } from "@/utils.ts";
 import { readRun } from "@/lib/dashboard/mod.ts";
-import { json } from "@/utils.ts";
 
 /** GET /api/runs/:id. */
 export async function GET(ctx: RouteContext): Promise<Response> {

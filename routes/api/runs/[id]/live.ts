@@ -9,10 +9,9 @@
  * ```
  * @module
  */
-import type { RouteContext } from "@/utils.ts";
+import { json, type RouteContext } from "@/utils.ts";
 import { readLive } from "@/lib/dashboard/mod.ts";
 import { liveSnapshot } from "@/components/island_props.ts";
-import { json } from "@/utils.ts";
 
 /** GET /api/runs/:id/live. */
 export async function GET(ctx: RouteContext): Promise<Response> {

@@ -10,11 +10,9 @@
  * ```
  * @module
  */
-import type { RouteContext } from "@/utils.ts";
-import { readRun, type RunView } from "@/lib/dashboard/mod.ts";
-import { toCsv } from "@/lib/dashboard/mod.ts";
+import { download, type RouteContext } from "@/utils.ts";
+import { readRun, type RunView, toCsv } from "@/lib/dashboard/mod.ts";
 import { confusionSvg, curvesSvg } from "@/lib/figures/mod.ts";
-import { download } from "@/utils.ts";
 
 const CSV = "text/csv; charset=utf-8";
 const SVG = "image/svg+xml";

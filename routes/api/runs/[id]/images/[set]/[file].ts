@@ -12,8 +12,7 @@
  */
 import type { RouteContext } from "@/utils.ts";
 import { type ImageSet, readRunImage } from "@/lib/dashboard/mod.ts";
-import { encodePng } from "@/lib/figures/mod.ts";
-import { scaleTile } from "@/lib/figures/mod.ts";
+import { encodePng, scaleTile } from "@/lib/figures/mod.ts";
 
 /** GET /api/runs/:id/images/:set/:file. */
 export async function GET(ctx: RouteContext): Promise<Response> {

@@ -7,6 +7,7 @@ import { createLogger } from "../lib/core/log.ts";
 import { readRunManifest } from "../lib/run/manifest.ts";
 import type { StageDefinition } from "../lib/run/stage.ts";
 import { explainRerun, runPipeline, withUpstream } from "../lib/run/runner.ts";
+import { STAGES } from "../pipeline/stages.ts";
 
 /** Two toy stages: "fetch" writes a file from a param, "decode" doubles it. Counts how often each ran. */
 function toyStages(calls: string[], options: { failDecode?: boolean } = {}): StageDefinition[] {
@@ -171,4 +172,71 @@ Deno.test("explainRerun names code changes by file", () => {
   assert.equal(explainRerun(before, now), "code changed: lib/y.ts");
   assert.equal(explainRerun(undefined, now), "no cached result for these settings");
   assert.equal(explainRerun(now, now), "cache entry missing (the cache was cleared or moved)");
+});
+
+/** One toy "fetch" stage that waits for `gate` before it writes its file. */
+function gatedStage(gate: Promise<void>): StageDefinition[] {
+  return [{
+    name: "fetch",
+    deps: [],
+    module: new URL(import.meta.url),
+    params: () => ({}),
+    async run(ctx) {
+      await gate;
+      await Deno.writeTextFile(join(ctx.dir, "value.txt"), "v");
+    },
+  }];
+}
+
+Deno.test("--pretrained /nonexistent stops before the first stage, and run.json says failed with the line", async () => {
+  const root = await Deno.makeTempDir({ prefix: "preflight-" });
+  const runDir = join(root, "run");
+  await assert.rejects(
+    runPipeline(STAGES, {
+      config: resolveConfig("smoke", { pretrained: "/nonexistent/weights.safetensors" }),
+      runDir,
+      cacheDir: join(root, "cache"),
+      stages: ["train"],
+      log: quiet,
+    }),
+    (err: unknown) =>
+      err instanceof PipelineError && /Cannot read --pretrained \/nonexistent/.test(err.message),
+  );
+  const m = await readRunManifest(runDir);
+  assert.equal(m?.status, "failed");
+  assert.match(
+    m?.error ?? "",
+    /^error: \[train\] Cannot read --pretrained \/nonexistent\/weights\.safetensors: /,
+  );
+  assert.deepEqual(Object.values(m?.stages ?? {}).map((s) => s.status), [
+    "pending",
+    "pending",
+    "pending",
+    "pending",
+  ]);
+  await assert.rejects(Deno.stat(join(runDir, "fetch")), Deno.errors.NotFound, "fetch never ran");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("run.json records the process and a heartbeat while it runs", async () => {
+  const root = await Deno.makeTempDir({ prefix: "heartbeat-" });
+  const runDir = join(root, "run");
+  let open!: () => void;
+  const gate = new Promise<void>((r) => open = r);
+  const run = runPipeline(gatedStage(gate), {
+    config: resolveConfig("smoke"),
+    runDir,
+    cacheDir: join(root, "c"),
+    stages: ["fetch"],
+    log: quiet,
+    heartbeatSeconds: 0.05,
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const m = await readRunManifest(runDir);
+  assert.equal(m?.status, "running");
+  assert.equal(m?.process?.pid, Deno.pid);
+  assert.ok(Date.now() - Date.parse(m?.heartbeatAt ?? "") < 250, `recent heartbeat: ${m?.heartbeatAt}`);
+  open();
+  await run;
+  await Deno.remove(root, { recursive: true });
 });
