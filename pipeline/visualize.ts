@@ -6,7 +6,8 @@
  * - `samples.png`, `samples.svg`: the first six augmented training images (already de-normalized by augment,
  *   as the tutorial does with `std * image + mean`, clipped to [0, 1]) titled with their class names;
  * - `predictions.png`, `predictions.svg`: the first `config.grid` test images, each titled
- *   "Pred: X / True: Y" in blue when right and red when wrong (the PNG shows the colour as the tile's frame);
+ *   "Pred: X / True: Y" in blue when right and red when wrong, in a frame of the same colour (the PNG is the
+ *   SVG rendered by resvg, titles included);
  * - `curves.svg`: mean training loss and test accuracy per epoch;
  * - `confusion.svg`: the confusion matrix.
  *
@@ -98,7 +99,7 @@ async function run(ctx: StageContext): Promise<Record<string, unknown>> {
     "decode/test_images.u8",
     shown.map((i) => i.index),
   );
-  const predictionFigure = predictionGrid(
+  const predictionFigure = await predictionGrid(
     shown.map((item, i) => ({ ...item, pixels: testPixels[i] })),
     classes,
   );
@@ -113,7 +114,7 @@ async function run(ctx: StageContext): Promise<Record<string, unknown>> {
     "augment/samples.u8",
     Array.from({ length: sampleCount }, (_, i) => i),
   );
-  const sampleFigure = sampleGrid(
+  const sampleFigure = await sampleGrid(
     samplePixels.map((pixels, i) => ({ pixels, label: samples.labels[i] })),
     classes,
   );

@@ -31,9 +31,9 @@ const CHROMIUM_ARGS = [
   "--no-first-run",
 ];
 /**
- * Where the screenshot of the run page goes: a temporary file, or `SCREENSHOT_PATH` (the README's picture is
- * made with `SCREENSHOT_PATH=docs/dashboard.png deno test -A --unstable-webgpu tests/browser_test.ts`), so the
- * test suite never changes the working tree.
+ * Where the screenshot of the run page goes: a temporary file, or `SCREENSHOT_PATH` (e.g.
+ * `SCREENSHOT_PATH=/tmp/smoke.png deno test -A --unstable-webgpu tests/browser_test.ts`), so the test suite
+ * never changes the working tree. docs/dashboard.png, the quick run's page, is made by tools/screenshot.ts.
  */
 const SCREENSHOT = Deno.env.get("SCREENSHOT_PATH") ??
   join(Deno.makeTempDirSync({ prefix: "screenshot-" }), "run.png");

@@ -11,7 +11,8 @@ import type { PipelineConfig } from "../lib/config/config.ts";
 import type { StageContext } from "../lib/run/stage.ts";
 import { decodePng, encodePng, pixelAt, type RasterImage } from "../lib/figures/png.ts";
 import { gridLayout, hexToRgb } from "../lib/figures/image_grid.ts";
-import { gridColumns, niceTicks } from "../lib/figures/figures.ts";
+import { GRID_HEADER, gridColumns, niceTicks } from "../lib/figures/figures.ts";
+import { rasterizeSvg } from "../lib/figures/raster.ts";
 import { CORRECT_COLOR, predictionTitle, WRONG_COLOR } from "../lib/figures/style.ts";
 import { parseEvaluation, parseMetricsJsonl, parseRunManifest } from "../lib/contract/mod.ts";
 import { IMAGE_BYTES } from "../lib/data/cifar_format.ts";
@@ -144,8 +145,13 @@ Deno.test("visualize: writes the tutorial's figures, checked by decoding them", 
 
     // Prediction grid, SVG: six titles "Pred: X / True: Y", blue when right and red when wrong.
     const first6 = run.predictions.slice(0, 6);
-    const tiles = svgTiles(await Deno.readTextFile(join(out, "predictions.svg")));
+    const predictionSvg = await Deno.readTextFile(join(out, "predictions.svg"));
+    const tiles = svgTiles(predictionSvg);
     assert.equal(tiles.length, 6);
+    // The same document with only the tiles' titles left: what the title bands of the PNG must show.
+    const titleAlone = await rasterizeSvg(
+      predictionSvg.replace(/<(rect|image) [^>]*\/>/g, (m) => m.startsWith("<rect width=") ? m : ""),
+    );
     tiles.forEach((tile, i) => {
       const p = first6[i];
       assert.equal(tile.index, p.index);
@@ -161,23 +167,45 @@ Deno.test("visualize: writes the tutorial's figures, checked by decoding them", 
     );
     assert.equal(summary?.gridRight, first6.filter((p) => p.pred === p.label).length);
 
-    // Prediction grid, PNG: each tile framed in its title's colour, pixels upscaled from the test image.
+    // Prediction grid, PNG: the SVG rendered, so each tile framed in its title's colour, pixels upscaled from
+    // the test image, and above it the title "Pred: X / True: Y" drawn in blue (right) or red (wrong).
     const png = decodePng(await Deno.readFile(join(out, "predictions.png")));
     // Height does not depend on the cell width (which follows the longest title).
     const layout = gridLayout(6, { columns: 3, scale: 5, frame: 3, gap: 10, titleHeight: 19 });
-    assert.equal(png.height, layout.height);
+    assert.equal(png.height, GRID_HEADER + layout.height);
     assert.equal(layout.rows, 2);
     const frameColors = [CORRECT_COLOR, WRONG_COLOR].map((c) => hexToRgb(c).join());
-    const frames = blockCorners(png, (rgb) => frameColors.includes(rgb.join()));
+    const frames = blockCorners(png, 160 + 2 * 3, (rgb) => frameColors.includes(rgb.join()));
     assert.equal(frames.length, 6);
+    const pitch = frames[1].x - frames[0].x;
     first6.forEach((p, i) => {
       const { x, y } = frames[i];
-      assert.deepEqual(pixelAt(png, x, y), hexToRgb(p.pred === p.label ? CORRECT_COLOR : WRONG_COLOR));
+      const right = p.pred === p.label;
+      assert.deepEqual(pixelAt(png, x, y), hexToRgb(right ? CORRECT_COLOR : WRONG_COLOR));
       assert.ok(
         blockIs(png, x + 3, y + 3, tileOf(testImages, p.index), 5),
         `tile ${i} is test image ${p.index}`,
       );
+      // The title band: the 19 rows above the frame, across the cell.
+      const band = { x: x + 83 - Math.floor(pitch / 2) + 5, y: y - 19, width: pitch - 10, height: 19 };
+      const ink = inkIn(png, band, [CORRECT_COLOR, WRONG_COLOR, "#222222"]);
+      const [own, other] = right
+        ? [ink[CORRECT_COLOR], ink[WRONG_COLOR]]
+        : [ink[WRONG_COLOR], ink[CORRECT_COLOR]];
+      assert.ok(own >= 40, `title ${i}: ${own} pixels of ${right ? "blue" : "red"} ink`);
+      assert.equal(other, 0, `title ${i}: no ink of the other colour`);
+      assert.equal(ink.other, 0, `title ${i}: every drawn pixel is its colour over white`);
+      // The band is that title's text: the same pixels as the title element drawn alone at its place.
+      assert.deepEqual(
+        crop(png, band),
+        crop(titleAlone, band),
+        `title ${i} reads "${tiles[i].title}"`,
+      );
     });
+    // Two titles of the same colour but other words differ in their pixels too.
+    const wrongTiles = first6.flatMap((p, i) => p.pred !== p.label ? [i] : []);
+    const bandOf = (i: number) => ({ x: frames[i].x - 2, y: frames[i].y - 19, width: 170, height: 19 });
+    assert.notDeepEqual(crop(png, bandOf(wrongTiles[0])), crop(png, bandOf(wrongTiles[1])));
 
     // Sample grid: the augmented images as written by augment, titled with their class names.
     const samples = await Deno.readFile(join(run.dir, "augment/samples.u8"));
@@ -193,11 +221,14 @@ Deno.test("visualize: writes the tutorial's figures, checked by decoding them", 
       assert.deepEqual(decodePng(tile.png).data, tileOf(samples, i));
     });
     const samplePng = decodePng(await Deno.readFile(join(out, "samples.png")));
-    const blocks = blockCorners(samplePng);
+    const blocks = blockCorners(samplePng, 160);
     assert.equal(blocks.length, 6);
-    blocks.forEach(({ x, y }, i) =>
-      assert.ok(blockIs(samplePng, x, y, tileOf(samples, i), 5), `sample ${i}`)
-    );
+    blocks.forEach(({ x, y }, i) => {
+      assert.ok(blockIs(samplePng, x, y, tileOf(samples, i), 5), `sample ${i}`);
+      // Its class name above it, in the dark grey of the SVG's title.
+      const ink = inkIn(samplePng, { x: x - 5, y: y - 19, width: 170, height: 19 }, ["#222222"]);
+      assert.ok(ink["#222222"] >= 15 && ink.other === 0, `sample ${i}'s title: ${JSON.stringify(ink)}`);
+    });
 
     // Curves: one point per epoch on each panel, accuracy placed by its value.
     const curves = await Deno.readTextFile(join(out, "curves.svg"));
@@ -232,23 +263,81 @@ Deno.test("visualize: writes the tutorial's figures, checked by decoding them", 
   }
 });
 
-/** Top-left corners of the blocks in a grid: non-white pixels whose left and upper neighbours are white
- * background (`accept` narrows which pixels may start a block), in reading order. */
+/** Top-left corners of the `side` × `side` blocks in a grid: non-white pixels whose left and upper neighbours
+ * are white background, starting a run of `side` non-white pixels rightwards and downwards that white ends
+ * (`accept` narrows which pixels may start a block), in reading order. Text, whose strokes are far shorter,
+ * starts no block. */
 function blockCorners(
   png: RasterImage,
+  side: number,
   accept: (rgb: number[]) => boolean = () => true,
 ): { x: number; y: number }[] {
+  assert.equal(png.channels, 3, "figures are RGB");
   const d = png.data, w = png.width;
-  const isWhite = (o: number) => d[o] === 255 && d[o + 1] === 255 && d[o + 2] === 255;
+  const isWhite = (x: number, y: number) => {
+    if (x >= w || y >= png.height) return true;
+    const o = (y * w + x) * 3;
+    return d[o] === 255 && d[o + 1] === 255 && d[o + 2] === 255;
+  };
+  const run = (x: number, y: number, dx: number, dy: number) => {
+    for (let k = 0; k < side; k++) if (isWhite(x + k * dx, y + k * dy)) return false;
+    return isWhite(x + side * dx, y + side * dy);
+  };
   const corners: { x: number; y: number }[] = [];
   for (let y = 1; y < png.height; y++) {
     for (let x = 1; x < w; x++) {
+      if (isWhite(x, y) || !isWhite(x - 1, y) || !isWhite(x, y - 1)) continue;
+      if (!run(x, y, 1, 0) || !run(x, y, 0, 1)) continue;
       const o = (y * w + x) * 3;
-      if (isWhite(o) || !isWhite(o - 3) || !isWhite(o - w * 3)) continue;
       if (accept([d[o], d[o + 1], d[o + 2]])) corners.push({ x, y });
     }
   }
   return corners.sort((a, b) => a.y - b.y || a.x - b.x);
+}
+
+interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** The RGB bytes of a box of `png`, row by row. */
+function crop(png: RasterImage, box: Box): number[] {
+  const out: number[] = [];
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) out.push(...pixelAt(png, x, y).slice(0, 3));
+  }
+  return out;
+}
+
+/**
+ * Counts the drawn (non-white) pixels of a box by the colour they are anti-aliased from: a pixel is ink of
+ * `#rrggbb` when it lies on the line from white to that colour (each channel 255 + a·(c − 255) for one
+ * coverage a, within 4 levels) with a ≥ 0.5; `other` counts drawn pixels of none of `colors`.
+ */
+function inkIn(png: RasterImage, box: Box, colors: string[]): Record<string, number> & { other: number } {
+  const counts: Record<string, number> = Object.fromEntries(colors.map((c) => [c, 0]));
+  let other = 0;
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) {
+      const p = pixelAt(png, x, y);
+      if (p[0] === 255 && p[1] === 255 && p[2] === 255) continue;
+      const match = colors.find((c) => {
+        const rgb = hexToRgb(c);
+        const k = rgb.reduce((best, v, i) => 255 - v > 255 - rgb[best] ? i : best, 0);
+        const a = (255 - p[k]) / (255 - rgb[k]);
+        return rgb.every((v, i) => Math.abs(255 + a * (v - 255) - p[i]) <= 4);
+      });
+      if (match === undefined) other++;
+      else {
+        const rgb = hexToRgb(match);
+        const k = rgb.reduce((best, v, i) => 255 - v > 255 - rgb[best] ? i : best, 0);
+        if ((255 - p[k]) / (255 - rgb[k]) >= 0.5) counts[match]++;
+      }
+    }
+  }
+  return { ...counts, other } as Record<string, number> & { other: number };
 }
 
 /** Whether the `scale`× block at (x, y) of `png` is the 32 × 32 image `src`, pixel for pixel. */
@@ -275,7 +364,7 @@ Deno.test("visualize: --grid N draws N predictions; a grid larger than the test 
     const png = decodePng(await Deno.readFile(join(out12, "predictions.png")));
     assert.equal(
       png.height,
-      gridLayout(12, { columns: 6, scale: 5, frame: 3, gap: 10, titleHeight: 19 }).height,
+      GRID_HEADER + gridLayout(12, { columns: 6, scale: 5, frame: 3, gap: 10, titleHeight: 19 }).height,
     );
 
     const lines: string[] = [];

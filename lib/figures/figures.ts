@@ -1,7 +1,7 @@
 /**
- * The run's figures, drawn without a browser: the sample grid and the prediction grid (PNG for the pixels,
- * SVG with the titles), loss and accuracy curves and the confusion matrix (SVG). The dashboard draws its
- * downloads with the same functions.
+ * The run's figures, drawn without a browser: the sample grid and the prediction grid (SVG, and PNG rendered
+ * from the same SVG, titles included), loss and accuracy curves and the confusion matrix (SVG). The dashboard
+ * draws its downloads with the same functions.
  *
  * @example
  * ```ts
@@ -12,7 +12,8 @@
  * @module
  */
 import { encodePng, type RasterImage } from "./png.ts";
-import { type GridLayout, gridLayout, hexToRgb, renderGrid, scaleTile } from "./image_grid.ts";
+import { type GridLayout, gridLayout, scaleTile } from "./image_grid.ts";
+import { rasterizeSvg } from "./raster.ts";
 import type { EpochPoint, StepPoint } from "../contract/mod.ts";
 import { svgDocument, svgElement, type SvgMarkup, svgNumber } from "./svg.ts";
 import {
@@ -43,16 +44,18 @@ export function gridColumns(count: number): number {
   return 6;
 }
 
-/** A figure drawn as pixels and as SVG with titles. */
+/** A figure drawn as SVG with titles, and as PNG rendered from that SVG (titles included). */
 export interface GridFigure {
-  /** The tiles (with frames), encoded as PNG. */
+  /** {@linkcode image}, encoded as PNG. */
   png: Uint8Array;
-  /** The decoded pixels of `png`. */
+  /** The SVG rendered to RGB pixels, one pixel per SVG unit. */
   image: RasterImage;
-  /** The same tiles with their titles, as an SVG file. */
+  /** The tiles with their titles, as an SVG file. */
   svg: string;
-  /** Where each tile lies. */
+  /** Where each tile lies in the grid below the figure's title. */
   layout: GridLayout;
+  /** Height of the figure's title above the grid: a tile's pixels start at `layout.cells[i].y + top`. */
+  top: number;
 }
 
 /** One titled tile. */
@@ -77,20 +80,25 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+/** The figure's title band above a grid, in SVG units (pixels of the PNG). */
+export const GRID_HEADER = 28;
+
 /**
- * A grid of titled tiles: a PNG of the framed tiles and an SVG that embeds each tile and draws its title.
+ * A grid of titled tiles: an SVG that embeds each tile, frames it and draws its title, and the same SVG
+ * rendered to a PNG (by resvg, with the DejaVu Sans font: see {@linkcode rasterizeSvg}), so the PNG carries
+ * the titles too.
  *
  * @example
  * ```ts
  * const pixels = new Uint8Array(32 * 32 * 3);
- * const figure = titledGrid([{ pixels, title: "cat", color: "#000000" }], { title: "Samples" });
+ * const figure = await titledGrid([{ pixels, title: "cat", color: "#000000" }], { title: "Samples" });
  * await Deno.writeFile("samples.png", figure.png);
  * ```
  */
-export function titledGrid(
+export async function titledGrid(
   tiles: TitledTile[],
   options: { title: string; columns?: number; scale?: number; frame?: number },
-): GridFigure {
+): Promise<GridFigure> {
   const longest = Math.max(0, ...tiles.map((t) => t.title.length));
   const layout = gridLayout(tiles.length, {
     columns: options.columns ?? gridColumns(tiles.length),
@@ -100,11 +108,7 @@ export function titledGrid(
     titleHeight: TITLE_FONT + 8,
     minCellWidth: Math.ceil(longest * TITLE_FONT * 0.62),
   });
-  const image = renderGrid(
-    tiles.map((t) => ({ pixels: t.pixels, frame: options.frame === 0 ? undefined : hexToRgb(t.color) })),
-    layout,
-  );
-  const header = 28;
+  const header = GRID_HEADER;
   const cells = tiles.map((tile, i) => {
     const { x, y } = layout.cells[i];
     const f = layout.frame;
@@ -146,7 +150,8 @@ export function titledGrid(
     ),
     ...cells,
   ], { title: options.title });
-  return { png: encodePng(image), image, svg, layout };
+  const image = await rasterizeSvg(svg);
+  return { png: encodePng(image), image, svg, layout, top: header };
 }
 
 /**
@@ -156,13 +161,13 @@ export function titledGrid(
  * ```ts
  * const pixels = new Uint8Array(32 * 32 * 3);
  * const classes = ["airplane", "automobile", "bird", "cat"];
- * const figure = predictionGrid([{ pixels, index: 0, label: 3, pred: 3, confidence: 0.9 }], classes);
+ * const figure = await predictionGrid([{ pixels, index: 0, label: 3, pred: 3, confidence: 0.9 }], classes);
  * ```
  */
 export function predictionGrid(
   items: { pixels: Uint8Array; index: number; label: number; pred: number; confidence: number }[],
   classes: readonly string[],
-): GridFigure {
+): Promise<GridFigure> {
   const right = items.filter((i) => i.pred === i.label).length;
   return titledGrid(
     items.map((item) => ({
@@ -191,13 +196,13 @@ export function predictionGrid(
  * ```ts
  * const pixels = new Uint8Array(32 * 32 * 3);
  * const classes = ["airplane", "automobile", "bird", "cat"];
- * const figure = sampleGrid([{ pixels, label: 3 }], classes);
+ * const figure = await sampleGrid([{ pixels, label: 3 }], classes);
  * ```
  */
 export function sampleGrid(
   items: { pixels: Uint8Array; label: number }[],
   classes: readonly string[],
-): GridFigure {
+): Promise<GridFigure> {
   return titledGrid(
     items.map((item, i) => ({
       pixels: item.pixels,

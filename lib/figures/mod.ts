@@ -1,5 +1,6 @@
 /**
- * Figures without a browser: PNG and SVG, image grids, and the style shared with the dashboard's islands.
+ * Figures without a browser: PNG and SVG (and SVG rendered to PNG, text included), image grids, and the
+ * style shared with the dashboard's islands.
  *
  * @module
  */
@@ -7,5 +8,6 @@ export * from "./figures.ts";
 export * from "./image_grid.ts";
 export * from "./image_input.ts";
 export * from "./png.ts";
+export * from "./raster.ts";
 export * from "./style.ts";
 export * from "./svg.ts";
