@@ -196,8 +196,9 @@ export interface ImageClassification {
 }
 
 /**
- * Decode PNG or JPEG bytes and classify them (see {@linkcode classifyImages}). A picture that cannot be read
- * throws `ImageInputError` with one line naming `name`.
+ * Decode PNG or JPEG bytes and classify them (see {@linkcode classifyImages}). A picture that cannot be read,
+ * or has more than `maxMegapixels` (read from its header, before decoding), throws `ImageInputError` with one
+ * line naming `name`.
  *
  * @example
  * ```ts
@@ -209,9 +210,9 @@ export interface ImageClassification {
 export function classifyBytes(
   run: RunModel,
   bytes: Uint8Array,
-  options: { name: string; top?: number },
+  options: { name: string; top?: number; maxMegapixels?: number },
 ): ImageClassification {
-  const image = decodeImage(bytes, options.name);
+  const image = decodeImage(bytes, options.name, { maxMegapixels: options.maxMegapixels });
   const [top] = classifyImages(run, [image], { top: options.top });
   return { file: options.name, width: image.width, height: image.height, top };
 }
