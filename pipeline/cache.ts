@@ -96,6 +96,16 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`unknown cache command "${positionals.join(" ")}": use list or prune`);
     }
     const cacheDir = values["cache-dir"] ?? defaultCacheDir();
+    for (
+      const [flag, dirs] of [
+        ["cache-dir", [cacheDir]],
+        ["runs", values.runs ?? []],
+        ["keep-runs", values["keep-runs"] ?? []],
+      ] as const
+    ) {
+      const empty = dirs.find((d) => d.trim() === "");
+      if (empty !== undefined) throw new UsageError(`--${flag} must name a folder, got "${empty}"`);
+    }
     if (command === "list") {
       if (values["older-than"] || values["keep-runs"] || values["dry-run"]) {
         throw new UsageError("--older-than, --keep-runs and --dry-run go with prune");

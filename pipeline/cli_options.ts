@@ -301,6 +301,12 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
       throw new UsageError(`--stages: unknown stage "${s}" (stages: ${STAGE_NAMES.join(", ")})`);
     }
   }
+  for (const flag of ["out", "cache-dir"]) {
+    const value = values[flag];
+    if (typeof value === "string" && value.trim() === "") {
+      throw new UsageError(`--${flag} must name a folder, got "${value}"`);
+    }
+  }
   const overrides: Record<string, unknown> = {};
   for (const f of CONFIG_FLAGS) {
     const raw = values[f.flag];

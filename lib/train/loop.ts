@@ -103,7 +103,12 @@ export async function runTraining(sources: TrainSources, options: TrainLoopOptio
   if (!(stepsPerEpoch > 0)) {
     throw new PipelineError("train", `no training batches (train split has ${sources.trainCount} images)`);
   }
-  const state = await Checkpointer.prepare(dir, { resume: options.resume === true, params, log });
+  const state = await Checkpointer.prepare(dir, {
+    resume: options.resume === true,
+    params,
+    log,
+    stepsPerEpoch,
+  });
   const lastDir = join(dir, CHECKPOINT_PATHS.last);
   const metricsPath = join(dir, "metrics.jsonl");
 
