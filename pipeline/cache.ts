@@ -13,7 +13,14 @@
  */
 import { parseArgs } from "node:util";
 import { defaultCacheDir, formatBytes, formatDuration, PipelineError, UsageError } from "../lib/core/mod.ts";
-import { type CacheEntry, listCache, parseAge, pruneCache, runsUsingCache } from "../lib/run/mod.ts";
+import {
+  type CacheEntry,
+  countRunFolders,
+  listCache,
+  parseAge,
+  pruneCache,
+  runsUsingCache,
+} from "../lib/run/mod.ts";
 
 const HELP = `Usage: deno task cache [list] [--cache-dir DIR] [--runs DIR]...
        deno task cache prune [--older-than AGE] [--keep-runs DIR]... [--dry-run] [--cache-dir DIR]
@@ -127,6 +134,17 @@ export async function main(argv: string[]): Promise<number> {
       olderThanSeconds = s;
     }
     const keep = values["keep-runs"] ?? ["runs"];
+    for (const dir of keep) {
+      const runs = await countRunFolders(dir);
+      if (runs === null || runs === 0) {
+        const what = values["keep-runs"] ? `--keep-runs ${dir}` : `the default --keep-runs ${dir}`;
+        throw new UsageError(
+          `${what} ${runs === null ? "is not a folder" : "holds no run folder (no run.json)"}: ` +
+            `prune would remove every entry as used by no run; name the folder of your runs ` +
+            `(to empty the whole cache, delete ${cacheDir})`,
+        );
+      }
+    }
     const entries = await listCache(cacheDir, await runsUsingCache(...keep));
     const removed = await pruneCache(entries, { olderThanSeconds, dryRun: values["dry-run"] });
     const verb = values["dry-run"] ? "would remove" : "removed";

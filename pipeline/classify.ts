@@ -108,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
 
     await selectBackend("cpu", { stage: "classify" });
     const run = await openRunModel(values.run, { checkpoint, command: "classify" });
+    if (run.unverified) console.error(`warning: [classify] ${run.unverified}`);
     const results: (ImageClassification | { file: string; error: string })[] = [];
     let failed = 0;
     try {

@@ -96,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     await checkExportOut(dir);
     await selectBackend("cpu", { stage: "export" });
     const run = await openRunModel(values.run, { checkpoint, command: "export" });
+    if (run.unverified) console.error(`warning: [export] ${run.unverified}`);
     try {
       if (!run.arch) throw new PipelineError("export", `Cannot export ${values.run}: run.json names no arch`);
       const out = await torchExport(run.model, {
