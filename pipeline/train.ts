@@ -134,6 +134,7 @@ export async function runTrainStage(
     adapter: result.adapter?.name ?? null,
     softwareAdapter: result.adapter?.isFallbackAdapter ?? null,
     resumedFrom: result.resumedFrom,
+    diverged: result.diverged,
     ...(pretrained ? { pretrained } : {}),
   };
 }

@@ -165,6 +165,11 @@ export interface TrainSummary {
   bestCheckpoint: string | null;
   backend: string | null;
   adapter: unknown;
+  /**
+   * Where the loss first went far above where the run started (lib/train/divergence.ts): the run
+   * diverged. Null when it did not, or the file predates the field.
+   */
+  diverged: { epoch: number; step: number; loss: number; lr: number; reference: number } | null;
 }
 
 /** One row of `evaluation.json`'s `perClass`. */
@@ -493,6 +498,14 @@ export function parseMetricsJsonl(jsonl: string, options: MetricsParseOptions = 
   return out;
 }
 
+function parseDiverged(v: unknown): TrainSummary["diverged"] {
+  if (!isObject(v)) return null;
+  const [epoch, step, loss, lr, reference] = [v.epoch, v.step, v.loss, v.lr, v.reference].map(finite);
+  return epoch === null || step === null || loss === null || lr === null || reference === null
+    ? null
+    : { epoch, step, loss, lr, reference };
+}
+
 /**
  * Parse `train/train.json`.
  *
@@ -515,6 +528,7 @@ export function parseTrainSummary(json: unknown): Parsed<TrainSummary> {
       bestCheckpoint: text(json.bestCheckpoint),
       backend: text(json.backend),
       adapter: json.adapter ?? null,
+      diverged: parseDiverged(json.diverged),
     },
     notes: dropped > 0 ? [`train.json: ${dropped} malformed epoch entries skipped`] : [],
   };

@@ -375,6 +375,13 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
   if (trainFile.state === "missing" && live) {
     notes.push("train/train.json is not written yet: training is still going");
   }
+  if (train?.diverged) {
+    const { epoch, step, loss, lr } = train.diverged;
+    notes.push(
+      `the run diverged: its loss reached ${loss.toLocaleString("en-US", { maximumFractionDigits: 2 })} at ` +
+        `epoch ${epoch}, step ${step} (lr ${lr}); its accuracy says little`,
+    );
+  }
   const metrics = await readMetricsBounded(dir, "train/metrics.jsonl", MAX_CURVE_STEPS);
   if (metrics === null) missing.push("train/metrics.jsonl is missing: no step losses");
   else {

@@ -108,6 +108,7 @@ export class Checkpointer {
       bestEpoch: progress.bestEpoch,
       bestAccuracy: progress.bestAccuracy,
       metricsBytes: metrics.bytes,
+      diverged: progress.diverged,
       time: new Date().toISOString(),
     };
     await saveCheckpoint(join(this.#dir, CHECKPOINT_PATHS.last), model, { optimizer, state });
@@ -189,6 +190,10 @@ function checkStateValues(state: TrainState, options: { path: string; stepsPerEp
     (!count(s.bestEpoch) || (s.bestEpoch as number) < 1 || (s.bestEpoch as number) > done)
   ) {
     throw bad(`bestEpoch is ${show(s.bestEpoch)}, not one of the ${done} finished epochs`);
+  }
+  const diverged = s.diverged as Record<string, unknown> | null | undefined;
+  if (diverged != null && !["epoch", "step", "loss", "lr", "reference"].every((k) => finite(diverged[k]))) {
+    throw bad(`diverged is ${show(diverged)}, not where a loss went far up`);
   }
   const best = s.bestAccuracy;
   if (best !== null && !(finite(best) && (best as number) <= 1)) {

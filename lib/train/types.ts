@@ -15,6 +15,7 @@ import type { PipelineConfig } from "../config/mod.ts";
 import type { Batch } from "../data/mod.ts";
 import type { BackendInfo } from "../model/mod.ts";
 import type { Logger } from "../core/mod.ts";
+import type { Divergence } from "./divergence.ts";
 
 /** Where the loop's batches come from. */
 export interface TrainSources {
@@ -90,6 +91,8 @@ export interface RunProgress {
   bestEpoch: number | null;
   bestAccuracy: number | null;
   globalStep: number;
+  /** Where the loss first went far above where it started; null while it has not. */
+  diverged: Divergence | null;
 }
 
 /** `checkpoints/last/state.json`: where to continue, and what was learnt so far. */
@@ -109,6 +112,8 @@ export interface TrainState {
   bestAccuracy: number | null;
   /** Bytes of `metrics.jsonl` when the checkpoint was taken; a resume drops what came after. */
   metricsBytes: number;
+  /** Where the loss first went far above where it started (absent in older checkpoints). */
+  diverged?: Divergence | null;
   /** When the checkpoint was taken (ISO). */
   time: string;
 }
@@ -128,6 +133,8 @@ export interface TrainResult {
   globalStep: number;
   /** Where this process started: null for a fresh run, else the checkpoint's position (1-based epoch). */
   resumedFrom: { epoch: number; step: number } | null;
+  /** Where the loss first went far above where it started; null for a run that did not diverge. */
+  diverged: Divergence | null;
 }
 
 /** Options of {@linkcode runTraining}. */
