@@ -223,6 +223,8 @@ export interface PipelineArgs {
   /** `--version`: print the project's and tfjs's versions. */
   version: boolean;
   preset: PresetName;
+  /** Whether `--preset` was given (a resume keeps its run's preset, and refuses another). */
+  presetGiven: boolean;
   stages: StageName[];
   out: string | undefined;
   cacheDir: string | undefined;
@@ -320,6 +322,7 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
     help: values.help === true,
     version: values.version === true,
     preset: preset as PresetName,
+    presetGiven: values.preset !== undefined,
     stages: stages as StageName[],
     out: values.out as string | undefined,
     cacheDir: values["cache-dir"] as string | undefined,
