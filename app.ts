@@ -28,7 +28,7 @@ import * as apiImages from "@/routes/api/runs/[id]/images/[set]/[file].ts";
 import * as apiDownload from "@/routes/api/runs/[id]/download/[name].ts";
 import * as apiCompare from "@/routes/api/compare/[name].ts";
 import * as apiClassify from "@/routes/api/runs/[id]/classify.ts";
-import { resolveInside } from "@/lib/dashboard/mod.ts";
+import { resolveInside, UploadClassifier } from "@/lib/dashboard/mod.ts";
 import { type AnyVNode, CONTENT_TYPES, PAGE_CSP, type RouteContext, type RouteHandler } from "./utils.ts";
 
 /** The routes, Fresh-style: URL pattern → module under `routes/`. */
@@ -62,6 +62,11 @@ export interface AppOptions {
    * address on purpose (`--host 0.0.0.0`).
    */
   allowedHosts?: readonly string[] | "any";
+  /**
+   * What runs the "classify an image" box: by default one with lib/dashboard's UPLOAD_LIMITS (children
+   * at once, waiting uploads, timeout, megapixels).
+   */
+  classifier?: UploadClassifier;
 }
 
 /**
@@ -113,6 +118,7 @@ export function createApp(options: AppOptions): Hono {
   const staticDir = options.staticDir ?? new URL("./static", import.meta.url).pathname;
   const app = new Hono();
   const allowed = options.allowedHosts ?? [];
+  const classifier = options.classifier ?? new UploadClassifier();
 
   // DNS rebinding: a page of another site that resolves its name to 127.0.0.1 must not read the runs.
   app.use("*", async (c, next) => {
@@ -136,6 +142,7 @@ export function createApp(options: AppOptions): Hono {
       url,
       params,
       runsDir,
+      classifier,
       render: (page, o) => htmlResponse(page, o.title, o.status ?? 200),
       notFound: (what) =>
         url.pathname.startsWith("/api/")

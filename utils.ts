@@ -13,6 +13,7 @@
  * @module
  */
 import type { VNode } from "preact";
+import type { UploadClassifier } from "@/lib/dashboard/mod.ts";
 
 /** Any Preact element. */
 // deno-lint-ignore no-explicit-any
@@ -26,6 +27,8 @@ export interface RouteContext {
   params: Record<string, string>;
   /** The folder that holds the run folders. */
   runsDir: string;
+  /** The dashboard's one upload classifier (bounded children, timeouts). */
+  classifier: UploadClassifier;
   /** A full HTML page around `page`. */
   render(page: AnyVNode, options: { title: string; status?: number }): Response;
   /** The 404 page (or a one-line text for `/api/` paths). */

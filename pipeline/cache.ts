@@ -13,7 +13,14 @@
  */
 import { parseArgs } from "node:util";
 import { defaultCacheDir, formatBytes, formatDuration, PipelineError, UsageError } from "../lib/core/mod.ts";
-import { type CacheEntry, listCache, parseAge, pruneCache, runsUsingCache } from "../lib/run/mod.ts";
+import {
+  type CacheEntry,
+  countRunFolders,
+  listCache,
+  parseAge,
+  pruneCache,
+  runsUsingCache,
+} from "../lib/run/mod.ts";
 
 const HELP = `Usage: deno task cache [list] [--cache-dir DIR] [--runs DIR]...
        deno task cache prune [--older-than AGE] [--keep-runs DIR]... [--dry-run] [--cache-dir DIR]
@@ -96,6 +103,16 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`unknown cache command "${positionals.join(" ")}": use list or prune`);
     }
     const cacheDir = values["cache-dir"] ?? defaultCacheDir();
+    for (
+      const [flag, dirs] of [
+        ["cache-dir", [cacheDir]],
+        ["runs", values.runs ?? []],
+        ["keep-runs", values["keep-runs"] ?? []],
+      ] as const
+    ) {
+      const empty = dirs.find((d) => d.trim() === "");
+      if (empty !== undefined) throw new UsageError(`--${flag} must name a folder, got "${empty}"`);
+    }
     if (command === "list") {
       if (values["older-than"] || values["keep-runs"] || values["dry-run"]) {
         throw new UsageError("--older-than, --keep-runs and --dry-run go with prune");
@@ -117,6 +134,17 @@ export async function main(argv: string[]): Promise<number> {
       olderThanSeconds = s;
     }
     const keep = values["keep-runs"] ?? ["runs"];
+    for (const dir of keep) {
+      const runs = await countRunFolders(dir);
+      if (runs === null || runs === 0) {
+        const what = values["keep-runs"] ? `--keep-runs ${dir}` : `the default --keep-runs ${dir}`;
+        throw new UsageError(
+          `${what} ${runs === null ? "is not a folder" : "holds no run folder (no run.json)"}: ` +
+            `prune would remove every entry as used by no run; name the folder of your runs ` +
+            `(to empty the whole cache, delete ${cacheDir})`,
+        );
+      }
+    }
     const entries = await listCache(cacheDir, await runsUsingCache(...keep));
     const removed = await pruneCache(entries, { olderThanSeconds, dryRun: values["dry-run"] });
     const verb = values["dry-run"] ? "would remove" : "removed";

@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { basename } from "node:path";
 import { PipelineError, UsageError } from "../lib/core/mod.ts";
-import { ImageInputError } from "../lib/figures/mod.ts";
+import { ImageInputError, MAX_IMAGE_MEGAPIXELS } from "../lib/figures/mod.ts";
 import { selectBackend } from "../lib/webgpu/mod.ts";
 import {
   CHECKPOINT_KINDS,
@@ -24,7 +24,8 @@ import {
   openRunModel,
 } from "../lib/infer/mod.ts";
 
-const HELP = `Usage: deno task classify --run DIR [--checkpoint best|last] [--top N] [--json] FILE...
+const HELP =
+  `Usage: deno task classify --run DIR [--checkpoint best|last] [--top N] [--json] [--max-megapixels N] FILE...
 
 Classifies PNG and JPEG pictures with a finished run's network (tfjs cpu backend): each one is resized
 to 32×32 (area average) and normalized with the run's mean/std; prints the top classes per file.
@@ -33,6 +34,7 @@ to 32×32 (area average) and normalized with the run's mean/std; prints the top 
   --checkpoint KIND     best (default) or last
   --top N               classes shown per file (default 3)
   --json                one JSON document on stdout: [{ file, width, height, top: [{ class, probability }] } | { file, error }]
+  --max-megapixels N    refuse a picture with more pixels, by its header, before decoding it (default ${MAX_IMAGE_MEGAPIXELS})
   --help                this text`;
 
 /**
@@ -66,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
           checkpoint: { type: "string" },
           top: { type: "string" },
           json: { type: "boolean" },
+          "max-megapixels": { type: "string" },
           help: { type: "boolean" },
         },
         allowPositionals: true,
@@ -92,8 +95,20 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--top must be an integer ≥ 1, got "${values.top}"`);
     }
 
+    const maxMegapixels = values["max-megapixels"] === undefined
+      ? MAX_IMAGE_MEGAPIXELS
+      : Number(values["max-megapixels"]);
+    if (!(maxMegapixels > 0 && maxMegapixels <= MAX_IMAGE_MEGAPIXELS)) {
+      throw new UsageError(
+        `--max-megapixels must be a number above 0 and at most ${MAX_IMAGE_MEGAPIXELS}, got "${
+          values["max-megapixels"]
+        }"`,
+      );
+    }
+
     await selectBackend("cpu", { stage: "classify" });
     const run = await openRunModel(values.run, { checkpoint, command: "classify" });
+    if (run.unverified) console.error(`warning: [classify] ${run.unverified}`);
     const results: (ImageClassification | { file: string; error: string })[] = [];
     let failed = 0;
     try {
@@ -106,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
             const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
             throw new ImageInputError(`Cannot read ${file}: ${why}`);
           }
-          const answer = classifyBytes(run, bytes, { name: file, top });
+          const answer = classifyBytes(run, bytes, { name: file, top, maxMegapixels });
           results.push(answer);
           if (!values.json) console.log(formatClassification(answer));
         } catch (err) {

@@ -224,6 +224,8 @@ export interface PipelineArgs {
   /** `--version`: print the project's and tfjs's versions. */
   version: boolean;
   preset: PresetName;
+  /** Whether `--preset` was given (a resume keeps its run's preset, and refuses another). */
+  presetGiven: boolean;
   stages: StageName[];
   out: string | undefined;
   cacheDir: string | undefined;
@@ -302,6 +304,12 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
       throw new UsageError(`--stages: unknown stage "${s}" (stages: ${STAGE_NAMES.join(", ")})`);
     }
   }
+  for (const flag of ["out", "cache-dir"]) {
+    const value = values[flag];
+    if (typeof value === "string" && value.trim() === "") {
+      throw new UsageError(`--${flag} must name a folder, got "${value}"`);
+    }
+  }
   const overrides: Record<string, unknown> = {};
   for (const f of CONFIG_FLAGS) {
     const raw = values[f.flag];
@@ -312,6 +320,7 @@ export function parsePipelineArgs(argv: string[]): PipelineArgs {
     help: values.help === true,
     version: values.version === true,
     preset: preset as PresetName,
+    presetGiven: values.preset !== undefined,
     stages: stages as StageName[],
     out: values.out as string | undefined,
     cacheDir: values["cache-dir"] as string | undefined,

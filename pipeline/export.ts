@@ -12,7 +12,14 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { formatBytes, PipelineError, UsageError, writeFileAtomic, writeJsonAtomic } from "../lib/core/mod.ts";
+import {
+  describeOsError,
+  formatBytes,
+  PipelineError,
+  UsageError,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../lib/core/mod.ts";
 import { selectBackend } from "../lib/webgpu/mod.ts";
 import { CHECKPOINT_KINDS, type CheckpointKind, openRunModel } from "../lib/infer/mod.ts";
 import { EXPORT_FORMATS, EXPORT_NAMINGS, torchExport } from "../lib/weights/mod.ts";
@@ -30,6 +37,23 @@ block layout, padding mode). OUT defaults to DIR/export.
   --checkpoint KIND    best (default) or last
   --out DIR            where the two files go (default DIR/export)
   --help               this text`;
+
+/**
+ * Refuse an `--out` that cannot be a folder, before any work: empty text, or the name of a file (exit 2).
+ *
+ * @example
+ * ```ts
+ * await checkExportOut("runs/quick/export"); // fine, made later
+ * await checkExportOut(""); // throws: --out must name a folder
+ * ```
+ */
+export async function checkExportOut(dir: string): Promise<void> {
+  if (dir.trim() === "") throw new UsageError(`--out must name a folder, got "${dir}"`);
+  const info = await Deno.stat(dir).catch(() => null);
+  if (info && !info.isDirectory) {
+    throw new UsageError(`--out ${dir} is a file, not a folder; nothing was written`);
+  }
+}
 
 /** Run `deno task export` for `argv`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -68,8 +92,11 @@ export async function main(argv: string[]): Promise<number> {
     if (!CHECKPOINT_KINDS.includes(checkpoint)) {
       throw new UsageError(`--checkpoint must be one of ${CHECKPOINT_KINDS.join(", ")}, got "${checkpoint}"`);
     }
+    const dir = values.out ?? join(values.run, "export");
+    await checkExportOut(dir);
     await selectBackend("cpu", { stage: "export" });
     const run = await openRunModel(values.run, { checkpoint, command: "export" });
+    if (run.unverified) console.error(`warning: [export] ${run.unverified}`);
     try {
       if (!run.arch) throw new PipelineError("export", `Cannot export ${values.run}: run.json names no arch`);
       const out = await torchExport(run.model, {
@@ -81,12 +108,15 @@ export async function main(argv: string[]): Promise<number> {
         inputSize: run.inputSize,
         source: run.checkpointDir,
       });
-      const dir = values.out ?? join(values.run, "export");
       const weights = join(dir, "model.safetensors");
       const json = join(dir, "preprocessing.json");
-      await Deno.mkdir(dir, { recursive: true });
-      await writeFileAtomic(weights, out.safetensors);
-      await writeJsonAtomic(json, out.preprocessing);
+      try {
+        await Deno.mkdir(dir, { recursive: true });
+        await writeFileAtomic(weights, out.safetensors);
+        await writeJsonAtomic(json, out.preprocessing);
+      } catch (err) {
+        throw new PipelineError("export", `Cannot write to ${dir}: ${describeOsError(err)}`, { cause: err });
+      }
       console.log(
         `wrote ${weights} (${out.names.length} tensors, ${formatBytes(out.safetensors.byteLength)}, ` +
           `torchvision names, from ${run.checkpointDir})`,
@@ -108,7 +138,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(err.toLine());
       return err.exitCode;
     }
-    throw err;
+    console.error("error: unexpected fault (a bug; please report it with this trace):");
+    console.error(err);
+    return 70;
   }
 }
 

@@ -19,7 +19,7 @@ import {
   UsageError,
   writeFaultOf,
 } from "../lib/core/mod.ts";
-import { NUM_CLASSES } from "../lib/data/mod.ts";
+import { NUM_CLASSES, RECORDS_PER_FILE, TEST_FILES, TRAIN_FILES } from "../lib/data/mod.ts";
 import { readRunManifest, runPipeline, type RunRecord } from "../lib/run/mod.ts";
 import { helpText, parsePipelineArgs, type PipelineArgs, resumeCommand } from "./cli_options.ts";
 import { printRunSummary, versionText } from "./summary.ts";
@@ -59,6 +59,19 @@ export function preflight(config: PipelineConfig, log: Logger): void {
   if (config.lrMax === 0 && config.lrMin === 0) {
     log.warn("--lr-max 0 and --lr-min 0: the learning rate is 0 throughout, so training changes no weight");
   }
+  const splits = [
+    ["train", config.trainLimit, TRAIN_FILES.length * RECORDS_PER_FILE],
+    ["test", config.testLimit, TEST_FILES.length * RECORDS_PER_FILE],
+  ] as const;
+  for (const [split, limit, available] of splits) {
+    if (limit !== null && limit > available) {
+      const n = (v: number) => v.toLocaleString("en-US");
+      log.warn(
+        `--${split}-limit ${n(limit)} is more than the ${n(available)} ${split} images of CIFAR-10: ` +
+          `all ${n(available)} are used`,
+      );
+    }
+  }
 }
 
 /** Run the pipeline for `argv`; returns the process exit code. */
@@ -93,6 +106,12 @@ export async function main(argv: string[]): Promise<number> {
     if (args.resume) {
       const previous = await readRunManifest(runDir);
       if (!previous) throw new UsageError(`--resume: no run.json in ${runDir} to resume`);
+      if (args.presetGiven && args.preset !== previous.config.preset) {
+        throw new UsageError(
+          `--resume --preset ${args.preset}: the run in ${runDir} was made with --preset ` +
+            `${previous.config.preset}, which a resume keeps; drop --preset, or drop --resume to start over`,
+        );
+      }
       config = { ...previous.config, ...args.overrides };
       log.info(`resuming ${runDir} (preset ${config.preset})`);
     } else {

@@ -14,6 +14,8 @@ import { createTrainStep } from "../lib/train/step.ts";
 import { syntheticBatch } from "../lib/data/synthetic_batch.ts";
 import { PipelineError } from "../lib/core/errors.ts";
 import { injectWriteFault } from "../lib/core/atomic.ts";
+import { createLogger } from "../lib/core/log.ts";
+import { Checkpointer } from "../lib/train/checkpointer.ts";
 
 await selectBackend("cpu");
 
@@ -130,4 +132,62 @@ Deno.test("a full disk while saving a checkpoint is one line naming the file; th
   assert.deepEqual(await Deno.readFile(join(dir, CHECKPOINT_FILES.weights)), before);
   const beside = await Array.fromAsync(Deno.readDir(join(dir, "..")), (e) => e.name);
   assert.deepEqual(beside, ["last"], "no temporary folder left beside it");
+});
+
+Deno.test("--resume: a state.json whose numbers cannot be where a run stopped is one line naming the value", async () => {
+  const trainDir = await Deno.makeTempDir({ prefix: "ckpt-state-" });
+  const last = join(trainDir, "checkpoints", "last");
+  await Deno.mkdir(last, { recursive: true });
+  const path = join(last, CHECKPOINT_FILES.state);
+  const epoch = {
+    epoch: 1,
+    meanLoss: 2.1,
+    testAccuracy: 0.3,
+    lr: 0.01,
+    seconds: 4,
+    imagesPerSecond: 16,
+    steps: 4,
+  };
+  const good = {
+    version: 1,
+    params: { epochs: 3 },
+    next: { epoch: 1, step: 2 },
+    globalStep: 6,
+    partial: { lossSum: 4.2, steps: 2, images: 32, trainSeconds: 2, seconds: 2.5 },
+    epochs: [epoch],
+    bestEpoch: 1,
+    bestAccuracy: 0.3,
+    metricsBytes: 900,
+    time: "2026-12-01T00:00:00.000Z",
+  };
+  const prepare = () =>
+    Checkpointer.prepare(trainDir, {
+      resume: true,
+      params: { epochs: 3 },
+      log: createLogger({ quiet: true }),
+      stepsPerEpoch: 4,
+    });
+  try {
+    await Deno.writeTextFile(path, JSON.stringify(good));
+    assert.deepEqual((await prepare())?.next, { epoch: 1, step: 2 }, "an intact state resumes");
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ next: { epoch: -3, step: 0 } }, /next\.epoch is -3, not an epoch count from 0 to 10000/],
+      [{ next: { epoch: 1, step: 4 } }, /next\.step is 4, not a step of an epoch of 4 \(0 to 3\)/],
+      [{ next: { epoch: 1, step: 1.5 } }, /next\.step is 1\.5/],
+      [{ globalStep: 1e300 }, /globalStep is 1e\+300, not a step count/],
+      [{ metricsBytes: -1 }, /metricsBytes is -1, not a byte count/],
+      [{ partial: { ...good.partial, lossSum: "x" } }, /partial\.lossSum is "x"/],
+      [{ epochs: [] }, /epochs holds 0 finished epochs, next\.epoch says 1/],
+      [{ epochs: [{ ...epoch, testAccuracy: 7 }] }, /epochs\[0\]\.testAccuracy is 7, over 1/],
+      [{ bestEpoch: 5 }, /bestEpoch is 5, not one of the 1 finished epochs/],
+      [{ bestAccuracy: -0.5 }, /bestAccuracy is -0\.5/],
+    ];
+    for (const [change, pattern] of cases) {
+      await Deno.writeTextFile(path, JSON.stringify({ ...good, ...change }));
+      await rejectsOneLine(prepare, path, pattern);
+      await rejectsOneLine(prepare, path, /; the file is damaged$/);
+    }
+  } finally {
+    await Deno.remove(trainDir, { recursive: true });
+  }
 });

@@ -27,6 +27,18 @@ export type AdapterRecord = {
   isFallbackAdapter: boolean;
 };
 
+/** Where a run's loss first went far above where it started (lib/train/divergence.ts tells). */
+export interface DivergenceRecord {
+  /** 1-based epoch and step of the first such loss. */
+  epoch: number;
+  step: number;
+  loss: number;
+  lr: number;
+  /** The loss it was compared with, and what that was. */
+  reference: number;
+  referenceOf: "first step" | "first epoch";
+}
+
 /** `train/train.json`, as the training loop writes it. */
 export interface TrainJson {
   /** Finished epochs, in order. */
@@ -45,6 +57,8 @@ export interface TrainJson {
   globalStep: number;
   /** Where the last process started: null for a fresh run, else the checkpoint's position (1-based epoch). */
   resumedFrom: { epoch: number; step: number } | null;
+  /** Where the loss first went far above where it started; null for a run that did not diverge. */
+  diverged: DivergenceRecord | null;
 }
 
 /** `train/train.json` as readers see it: a missing or malformed field is null. */
@@ -52,7 +66,10 @@ export type TrainSummary = { epochs: EpochPoint[] } & Nullable<Omit<TrainJson, "
 
 /** The train stage's summary in run.json: the figures of train.json a glance needs. */
 export type TrainStageSummary =
-  & Pick<TrainJson, "bestEpoch" | "bestAccuracy" | "bestCheckpoint" | "backend" | "kernels" | "resumedFrom">
+  & Pick<
+    TrainJson,
+    "bestEpoch" | "bestAccuracy" | "bestCheckpoint" | "backend" | "kernels" | "resumedFrom" | "diverged"
+  >
   & {
     epochs: Pick<EpochRecord, "epoch" | "meanLoss" | "testAccuracy" | "lr" | "seconds">[];
     /** Steps done over the whole run (train.json's `globalStep`). */
@@ -77,7 +94,7 @@ export type TrainStageSummary =
  * ```
  */
 export function trainStageSummary(train: TrainJson): TrainStageSummary {
-  const { bestEpoch, bestAccuracy, bestCheckpoint, backend, kernels, adapter, resumedFrom } = train;
+  const { bestEpoch, bestAccuracy, bestCheckpoint, backend, kernels, adapter, resumedFrom, diverged } = train;
   return {
     bestEpoch,
     bestAccuracy,
@@ -96,11 +113,20 @@ export function trainStageSummary(train: TrainJson): TrainStageSummary {
     adapter: adapter?.name ?? null,
     softwareAdapter: adapter?.isFallbackAdapter ?? null,
     resumedFrom,
+    diverged,
   };
 }
 
 function parseAdapter(v: unknown): AdapterRecord | null {
   return isObject(v) && typeof v.name === "string" ? v as AdapterRecord : null;
+}
+
+function parseDiverged(v: unknown): DivergenceRecord | null {
+  if (!isObject(v)) return null;
+  const [epoch, step, loss, lr, reference] = [v.epoch, v.step, v.loss, v.lr, v.reference].map(finite);
+  if (epoch === null || step === null || loss === null || lr === null || reference === null) return null;
+  const referenceOf = v.referenceOf === "first epoch" ? "first epoch" : "first step";
+  return { epoch, step, loss, lr, reference, referenceOf };
 }
 
 function parsePosition(v: unknown): TrainJson["resumedFrom"] {
@@ -134,6 +160,7 @@ export function parseTrainSummary(json: unknown): Parsed<TrainSummary> {
       adapter: parseAdapter(json.adapter),
       globalStep: count(json.globalStep),
       resumedFrom: parsePosition(json.resumedFrom),
+      diverged: parseDiverged(json.diverged),
     },
     notes: dropped > 0 ? [`train.json: ${dropped} malformed epoch entries skipped`] : [],
   };

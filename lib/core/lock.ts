@@ -52,6 +52,8 @@ export interface LockOptions {
   purpose?: string;
   /** Called with a one-line note when a stale lock is taken over. */
   onNote?: (line: string) => void;
+  /** What to do about a live holder, for the error line (default: "wait for it to end, or use another folder"). */
+  hint?: string;
 }
 
 /**
@@ -131,11 +133,16 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
     if (seen === null) continue; // released meanwhile: try again
     const holder = await readLock(path);
     if (holder && processState(holder) !== "gone") {
-      const where = holder.host === info.host ? "" : ` on ${holder.host}`;
+      const elsewhere = holder.host !== info.host;
+      const hint = elsewhere
+        // a process on another machine cannot be checked from here: only a person can say it is gone
+        ? `this machine (${info.host}) cannot see whether it still runs: wait for it to end, or, if no ` +
+          `process on ${holder.host} uses it any more, remove ${path}`
+        : options.hint ?? "wait for it to end, or use another folder";
       throw new PipelineError(
         options.stage,
-        `${options.what} is locked by pid ${holder.pid}${where} since ${holder.since}` +
-          `${holder.purpose ? ` (${holder.purpose})` : ""}; wait for it to end, or use another folder`,
+        `${options.what} is locked by pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ""} since ` +
+          `${holder.since}${holder.purpose ? ` (${holder.purpose})` : ""}; ${hint}`,
         { exitCode: 2 },
       );
     }

@@ -101,7 +101,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       const start = performance.now();
       let lastPlain = start;
       let last = { done: 0, total: undefined as number | undefined, extra: "" };
-      const render = () => {
+      // `final`: the task is over, so there is nothing left to estimate
+      const render = (final = false) => {
         const elapsed = (performance.now() - start) / 1000;
         const rate = elapsed > 0 ? last.done / elapsed : 0;
         const parts = [label];
@@ -111,10 +112,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
             `${formatAmount(last.done, unit)}/${formatAmount(last.total, unit)} (${pct.toFixed(0)}%)`,
           );
           const eta = rate > 0 ? (last.total - last.done) / rate : NaN;
-          if (progressOptions.eta) {
+          parts.push(formatRate(rate, unit));
+          if (final) {
+            // no ETA: the bar's own task is done (the next bar or line says what is left of the run)
+          } else if (progressOptions.eta) {
             const runEta = progressOptions.eta();
-            parts.push(formatRate(rate, unit), `run ETA ${runEta === null ? "?" : formatDuration(runEta)}`);
-          } else parts.push(formatRate(rate, unit), `ETA ${formatDuration(eta)}`);
+            parts.push(`run ETA ${runEta === null ? "?" : formatDuration(runEta)}`);
+          } else parts.push(`ETA ${formatDuration(eta)}`);
         } else {
           parts.push(formatAmount(last.done, unit), formatRate(rate, unit));
         }
@@ -139,7 +143,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           if (quiet) return;
           closeBar();
           const elapsed = (performance.now() - start) / 1000;
-          write(`${render()}  done in ${formatDuration(elapsed)}`);
+          write(`${render(true)}  done in ${formatDuration(elapsed)}`);
         },
       };
     },

@@ -40,7 +40,8 @@ import {
   type TrainMetrics,
   type TrainSummary,
 } from "../contract/mod.ts";
-import { processState } from "../core/mod.ts";
+import { formatBytes, plural, processState } from "../core/mod.ts";
+import { boundedLines, readTextBounded } from "./bounded_read.ts";
 
 /** The most step points a page or a live poll carries: longer logs are thinned (every k-th step). */
 export const MAX_CURVE_STEPS = 2000;
@@ -68,14 +69,29 @@ export function shownStatus(manifest: RunManifestView | null): RunStatus {
 }
 
 /**
+ * What the dashboard reads at most: a JSON file of a run folder over its limit is said to be invalid
+ * without being read, and a line of `metrics.jsonl` over its limit is counted as unreadable and skipped.
+ * The figures leave room many times over for what the pipeline writes (see docs/dashboard-limits.md).
+ */
+export const READ_LIMITS = {
+  /** run.json, decode/meta.json, augment/samples.json, train/train.json, evaluate/evaluation.json. */
+  jsonBytes: 4_000_000,
+  /** evaluate/predictions.json: 10,000 test images with their ten probabilities are about 3 MB. */
+  predictionsBytes: 16_000_000,
+  /** One line of train/metrics.jsonl (the pipeline writes lines of about 200 bytes). */
+  metricsLineBytes: 64_000,
+} as const;
+
+/**
  * Read `train/metrics.jsonl` of a run as a stream, in memory bounded by `maxSteps` (the steps are
- * thinned), whatever the log's length; null when it is missing.
+ * thinned) and by {@linkcode READ_LIMITS}'s line length, in time linear in its length, whatever the log
+ * holds; null when it is missing.
  */
 async function readMetricsBounded(
   runDir: string,
   rel: string,
   maxSteps: number,
-): Promise<TrainMetrics | null> {
+): Promise<(TrainMetrics & { longLines: number }) | null> {
   const path = await resolveInside(runDir, rel.split("/"));
   if (path === null) return null;
   let file: Deno.FsFile;
@@ -86,29 +102,24 @@ async function readMetricsBounded(
     return null;
   }
   const parser = metricsParser({ maxSteps });
-  const decoder = new TextDecoder();
-  let carry: Uint8Array = new Uint8Array(0);
+  let longLines = 0;
+  let partial = false;
   try {
-    for await (const chunk of file.readable) {
-      let data = chunk;
-      if (carry.length) {
-        data = new Uint8Array(carry.length + chunk.length);
-        data.set(carry);
-        data.set(chunk, carry.length);
-      }
-      let from = 0;
-      for (let nl = data.indexOf(10, from); nl >= 0; nl = data.indexOf(10, from)) {
-        parser.line(decoder.decode(data.subarray(from, nl)), nl - from + 1);
-        from = nl + 1;
-      }
-      carry = data.slice(from);
+    for await (const piece of boundedLines(file.readable, { maxLineBytes: READ_LIMITS.metricsLineBytes })) {
+      if (piece.kind === "line") parser.line(piece.text, piece.bytes);
+      else if (piece.kind === "long") {
+        parser.line("", piece.bytes); // counts its bytes; the line itself is never decoded
+        longLines++;
+      } else if (piece.kind === "partial-long") longLines++;
+      else partial = piece.text.trim() !== "";
     }
   } catch {
     // Unreadable midway: what was read stands.
   }
   const metrics = parser.result();
-  metrics.partialLine = decoder.decode(carry).trim() !== "";
-  return metrics;
+  metrics.badLines += longLines;
+  metrics.partialLine = partial;
+  return { ...metrics, longLines };
 }
 
 /**
@@ -199,25 +210,23 @@ export type FileState<T> =
   | { state: "missing" }
   | { state: "invalid"; problem: string };
 
-async function readTextIfInside(runDir: string, rel: string): Promise<string | null> {
-  const path = await resolveInside(runDir, rel.split("/"));
-  if (path === null) return null;
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) return null;
-    return await Deno.readTextFile(path);
-  } catch {
-    return null;
-  }
-}
-
 async function readJsonFile<T>(
   runDir: string,
   rel: string,
   parse: (json: unknown) => Parsed<T>,
 ): Promise<FileState<T>> {
-  const text = await readTextIfInside(runDir, rel);
-  if (text === null) return { state: "missing" };
+  const path = await resolveInside(runDir, rel.split("/"));
+  if (path === null) return { state: "missing" };
+  const maxBytes = rel === "evaluate/predictions.json" ? READ_LIMITS.predictionsBytes : READ_LIMITS.jsonBytes;
+  const read = await readTextBounded(path, { maxBytes });
+  if (read.state === "missing") return { state: "missing" };
+  if (read.state === "too-large") {
+    return {
+      state: "invalid",
+      problem: `${rel} is ${formatBytes(read.bytes)}, over the ${formatBytes(maxBytes)} the dashboard reads`,
+    };
+  }
+  const text = read.text;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -368,12 +377,25 @@ export async function readRun(runsDir: string, id: string): Promise<RunView | nu
   if (trainFile.state === "missing" && live) {
     notes.push("train/train.json is not written yet: training is still going");
   }
+  if (train?.diverged) {
+    const { epoch, step, loss, lr } = train.diverged;
+    notes.push(
+      `the run diverged: its loss reached ${loss.toLocaleString("en-US", { maximumFractionDigits: 2 })} at ` +
+        `epoch ${epoch}, step ${step} (lr ${lr}); its accuracy says little`,
+    );
+  }
   const metrics = await readMetricsBounded(dir, "train/metrics.jsonl", MAX_CURVE_STEPS);
   if (metrics === null) missing.push("train/metrics.jsonl is missing: no step losses");
-  else if ((metrics.stepLines ?? 0) > metrics.steps.length) {
-    notes.push(`train/metrics.jsonl: ${metrics.stepLines} steps, shown thinned to ${metrics.steps.length}`);
-  } else if (metrics.badLines > 0) {
-    notes.push(`train/metrics.jsonl: ${metrics.badLines} unreadable lines skipped`);
+  else {
+    if ((metrics.stepLines ?? 0) > metrics.steps.length) {
+      notes.push(`train/metrics.jsonl: ${metrics.stepLines} steps, shown thinned to ${metrics.steps.length}`);
+    }
+    if (metrics.badLines > 0) {
+      const long = metrics.longLines > 0
+        ? ` (${metrics.longLines} over ${formatBytes(READ_LIMITS.metricsLineBytes)}, not read)`
+        : "";
+      notes.push(`train/metrics.jsonl: ${plural(metrics.badLines, "unreadable line")} skipped${long}`);
+    }
   }
   const epochs = epochCurve(train, metrics);
   const pending = live ? " (the run has not got there yet)" : "";

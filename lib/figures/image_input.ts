@@ -16,36 +16,18 @@
  * @module
  */
 import * as jpeg from "jpeg-js";
-import { decodePng, PNG_SIGNATURE, type RasterImage } from "./png.ts";
-
-/** A picture that could not be read: the message is one line naming the file. */
-export class ImageInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ImageInputError";
-  }
-}
+import { decodePng, type RasterImage } from "./png.ts";
+import { checkImageSize, checkPngInflation, ImageInputError, readImageHeader } from "./image_header.ts";
 
 /** The largest picture decoded, in megapixels (a bound against decompression bombs). */
 export const MAX_IMAGE_MEGAPIXELS = 50;
 
 /**
- * What kind of picture the bytes are, by their signature; null when neither PNG nor JPEG.
- *
- * @example
- * ```ts
- * sniffImageType(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])); // "jpeg"
- * ```
- */
-export function sniffImageType(bytes: Uint8Array): "png" | "jpeg" | null {
-  if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return "png";
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
-  return null;
-}
-
-/**
  * Decode PNG or JPEG bytes (told apart by their signature, not the name) into 8-bit RGB; an alpha channel
- * is composited over white. Throws {@linkcode ImageInputError} with one line naming `name`.
+ * is composited over white. The header is read first: a picture over `maxMegapixels` (default
+ * {@linkcode MAX_IMAGE_MEGAPIXELS}) is refused before any pixel is decoded, and a PNG whose compressed data
+ * inflates past what its size needs is refused before it is kept. Throws {@linkcode ImageInputError} with
+ * one line naming `name`.
  *
  * @example
  * ```ts
@@ -53,9 +35,21 @@ export function sniffImageType(bytes: Uint8Array): "png" | "jpeg" | null {
  * console.log(rgb.channels); // 3
  * ```
  */
-export function decodeImage(bytes: Uint8Array, name: string): RasterImage & { channels: 3 } {
-  const type = sniffImageType(bytes);
-  if (type === null) throw new ImageInputError(`Cannot read ${name}: not a PNG or JPEG file`);
+export function decodeImage(
+  bytes: Uint8Array,
+  name: string,
+  options: { maxMegapixels?: number } = {},
+): RasterImage & { channels: 3 } {
+  const maxMegapixels = options.maxMegapixels ?? MAX_IMAGE_MEGAPIXELS;
+  const header = readImageHeader(bytes, name);
+  checkImageSize(header, { name, maxMegapixels });
+  if (header.png && header.png.depth !== 8) {
+    throw new ImageInputError(
+      `Cannot read ${name} as PNG: bit depth ${header.png.depth} is not supported (8 bits per sample only)`,
+    );
+  }
+  if (header.png) checkPngInflation(bytes, header, name);
+  const type = header.type;
   let image: RasterImage;
   try {
     if (type === "png") {
@@ -64,7 +58,7 @@ export function decodeImage(bytes: Uint8Array, name: string): RasterImage & { ch
       const decoded = jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: false,
-        maxResolutionInMP: MAX_IMAGE_MEGAPIXELS,
+        maxResolutionInMP: maxMegapixels,
         maxMemoryUsageInMB: 1024,
       });
       image = { width: decoded.width, height: decoded.height, channels: 3, data: decoded.data };
@@ -73,12 +67,10 @@ export function decodeImage(bytes: Uint8Array, name: string): RasterImage & { ch
     const why = (err instanceof Error ? err.message : String(err)).split("\n")[0];
     throw new ImageInputError(`Cannot read ${name} as ${type.toUpperCase()}: ${why}`);
   }
-  if (image.width < 1 || image.height < 1) {
-    throw new ImageInputError(`Cannot read ${name}: it has no pixels (${image.width}×${image.height})`);
-  }
-  if (image.width * image.height > MAX_IMAGE_MEGAPIXELS * 1e6) {
+  if (image.width !== header.width || image.height !== header.height) {
     throw new ImageInputError(
-      `Cannot read ${name}: ${image.width}×${image.height} is over ${MAX_IMAGE_MEGAPIXELS} megapixels`,
+      `Cannot read ${name}: the header says ${header.width}×${header.height}, the pixels are ` +
+        `${image.width}×${image.height}`,
     );
   }
   if (image.data.length !== image.width * image.height * image.channels) {

@@ -6,6 +6,7 @@
  */
 export * from "./figures.ts";
 export * from "./image_grid.ts";
+export * from "./image_header.ts";
 export * from "./image_input.ts";
 export * from "./png.ts";
 export * from "./raster.ts";

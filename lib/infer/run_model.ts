@@ -18,8 +18,8 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { PipelineError } from "../core/mod.ts";
-import { parseDecodeMeta, parseRunManifest } from "../contract/mod.ts";
+import { PipelineError, sha256File } from "../core/mod.ts";
+import { type OutputFile, parseDecodeMeta, parseRunManifest } from "../contract/mod.ts";
 import { inputShapeOf, loadModel } from "../model/mod.ts";
 import { normalizeImages } from "../data/mod.ts";
 import { decodeImage, type RasterImage, resizeRgb } from "../figures/mod.ts";
@@ -51,6 +51,13 @@ export interface RunModel {
   inputSize: number;
   /** How the convolutions pad: TF-style "same" (the default build) or PyTorch's symmetric "torch". */
   padding: "same" | "torch";
+  /**
+   * Whether the checkpoint's files were checked against the SHA-256 that run.json recorded for them; false
+   * when it recorded none (the train stage has not finished), with `unverified` saying so in one line.
+   */
+  verified: boolean;
+  /** Why the checkpoint could not be checked, when it could not; null when it was. */
+  unverified: string | null;
 }
 
 /** Options of {@linkcode openRunModel}. */
@@ -114,6 +121,17 @@ export async function openRunModel(runDir: string, options: OpenRunModelOptions 
     const why = err instanceof Deno.errors.NotFound ? "no checkpoint there" : (err as Error).message;
     throw new PipelineError(command, `Cannot load ${checkpointDir}: ${why.split("\n")[0]}`, { cause: err });
   }
+  let check: string | null;
+  try {
+    check = await verifyCheckpoint(parsed.value.stages.train?.outputs ?? [], {
+      checkpointDir,
+      prefix: `checkpoints/${checkpoint}/`,
+      command,
+    });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   const [h, w, c] = inputShapeOf(model);
   const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1];
   if (h !== w || c !== 3 || outputs !== meta.value.classes.length) {
@@ -135,7 +153,45 @@ export async function openRunModel(runDir: string, options: OpenRunModelOptions 
     std,
     inputSize: h,
     padding: model.layers.some((l) => l.name.endsWith(".pad")) ? "torch" : "same",
+    verified: check === null,
+    unverified: check,
   };
+}
+
+/**
+ * Check the files of a checkpoint folder against the SHA-256 run.json's train stage recorded for them (as
+ * the cache checks its entries): a changed or missing file is a `PipelineError` naming it. Returns null
+ * when every recorded file matched, or one line saying why nothing could be checked.
+ */
+async function verifyCheckpoint(
+  outputs: readonly OutputFile[],
+  options: { checkpointDir: string; prefix: string; command: string },
+): Promise<string | null> {
+  const recorded = outputs.filter((o) => o.path.startsWith(options.prefix));
+  if (recorded.length === 0) {
+    return `${options.checkpointDir} was not checked: run.json records no SHA-256 for it ` +
+      `(the train stage has not finished)`;
+  }
+  for (const output of recorded) {
+    const path = join(options.checkpointDir, output.path.slice(options.prefix.length));
+    let sha: string;
+    try {
+      sha = await sha256File(path);
+    } catch (err) {
+      const why = err instanceof Deno.errors.NotFound
+        ? "it is missing"
+        : (err as Error).message.split("\n")[0];
+      throw new PipelineError(options.command, `Cannot use ${path}: ${why}, though run.json records it`);
+    }
+    if (sha !== output.sha256) {
+      throw new PipelineError(
+        options.command,
+        `Cannot use ${path}: it differs from the SHA-256 run.json recorded for it (changed or damaged ` +
+          `since the run); rerun the train stage, or restore the file`,
+      );
+    }
+  }
+  return null;
 }
 
 /** One class and the probability the network gives it. */
@@ -196,8 +252,9 @@ export interface ImageClassification {
 }
 
 /**
- * Decode PNG or JPEG bytes and classify them (see {@linkcode classifyImages}). A picture that cannot be read
- * throws `ImageInputError` with one line naming `name`.
+ * Decode PNG or JPEG bytes and classify them (see {@linkcode classifyImages}). A picture that cannot be read,
+ * or has more than `maxMegapixels` (read from its header, before decoding), throws `ImageInputError` with one
+ * line naming `name`.
  *
  * @example
  * ```ts
@@ -209,9 +266,9 @@ export interface ImageClassification {
 export function classifyBytes(
   run: RunModel,
   bytes: Uint8Array,
-  options: { name: string; top?: number },
+  options: { name: string; top?: number; maxMegapixels?: number },
 ): ImageClassification {
-  const image = decodeImage(bytes, options.name);
+  const image = decodeImage(bytes, options.name, { maxMegapixels: options.maxMegapixels });
   const [top] = classifyImages(run, [image], { top: options.top });
   return { file: options.name, width: image.width, height: image.height, top };
 }

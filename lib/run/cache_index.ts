@@ -109,6 +109,38 @@ export async function runsUsingCache(...runsDirs: string[]): Promise<CacheUsage>
 }
 
 /**
+ * How many run folders `dir` holds (itself, or its sub-folders, with a run.json this project can read);
+ * null when `dir` is not a folder. `cache prune` refuses a kept folder with none: a typo in `--keep-runs`
+ * would otherwise remove every entry.
+ *
+ * @example
+ * ```ts
+ * await countRunFolders("runs"); // 3
+ * await countRunFolders("rnus"); // null
+ * ```
+ */
+export async function countRunFolders(dir: string): Promise<number | null> {
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) return null;
+  } catch {
+    return null;
+  }
+  const isRun = async (runDir: string) => {
+    try {
+      return parseRunManifest(JSON.parse(await Deno.readTextFile(join(runDir, "run.json")))).ok;
+    } catch {
+      return false;
+    }
+  };
+  if (await isRun(dir)) return 1;
+  let count = 0;
+  for (const e of await readDirSafe(dir)) {
+    if (e.isDirectory && await isRun(join(dir, e.name))) count++;
+  }
+  return count;
+}
+
+/**
  * Every entry of the cache at `cacheDir`, oldest first, with the runs of `usage` that use it.
  *
  * @example

@@ -28,6 +28,8 @@ export interface RunSummary {
   bestEpoch: number | null;
   /** The evaluate stage's accuracy of the best checkpoint. */
   evaluationAccuracy: number | null;
+  /** Where the training loss first went far above where it started; null when it did not diverge. */
+  diverged: { epoch: number; step: number; loss: number; lr: number } | null;
   /** The visualize stage's figures, relative to the current folder. */
   figures: string[];
   /** The command that shows this run. */
@@ -58,6 +60,10 @@ export function summarizeRun(runDir: string, manifest: RunManifest): RunSummary 
   const train = manifest.stages.train?.summary ?? {};
   const evaluation = manifest.stages.evaluate?.summary ?? {};
   const bestEpoch = num(train.bestEpoch);
+  const d = (train.diverged ?? null) as Record<string, unknown> | null;
+  const diverged = d && [d.epoch, d.step, d.loss, d.lr].every((v) => num(v) !== null)
+    ? { epoch: d.epoch as number, step: d.step as number, loss: d.loss as number, lr: d.lr as number }
+    : null;
   const figures = (manifest.stages.visualize?.outputs ?? [])
     .map((o) => o.path)
     .filter((p) => /\.(png|svg)$/.test(p))
@@ -70,6 +76,7 @@ export function summarizeRun(runDir: string, manifest: RunManifest): RunSummary 
     bestAccuracy: num(train.bestAccuracy),
     bestEpoch,
     evaluationAccuracy: num(evaluation.accuracy),
+    diverged,
     figures,
     dashboard: `deno task dashboard --runs ${runsDir.includes(" ") ? JSON.stringify(runsDir) : runsDir}`,
     url: `http://127.0.0.1:8000/runs/${encodeURIComponent(id)}`,
@@ -105,6 +112,13 @@ export function formatRunSummary(summary: RunSummary): string {
   }
   if (summary.evaluationAccuracy !== null) {
     lines.push(`  evaluation of the best checkpoint: ${pct(summary.evaluationAccuracy)}`);
+  }
+  if (summary.diverged) {
+    const { epoch, step, loss, lr } = summary.diverged;
+    lines.push(
+      `  the run diverged: its loss reached ${loss.toLocaleString("en-US", { maximumFractionDigits: 2 })} ` +
+        `at epoch ${epoch}, step ${step} (lr ${lr}); its accuracy says little, try a lower --lr-max`,
+    );
   }
   if (summary.figures.length) {
     const dir = dirname(summary.figures[0]);

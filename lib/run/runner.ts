@@ -134,10 +134,27 @@ export function keyDifferences(before: KeyParts, now: KeyParts): string {
   return reasons.join("; ");
 }
 
-/** Why a stage with `now` key parts runs, compared with the `before` ones. */
-export function explainRerun(before: KeyParts | undefined, now: KeyParts): string {
+/**
+ * Why a stage with `now` key parts runs, compared with the `before` ones. `finished` says whether the stage
+ * ended in the run that recorded `before` (false: it was killed or failed, so it cached nothing).
+ *
+ * @example
+ * ```ts
+ * const parts = { params: {}, inputs: {}, code: {} };
+ * explainRerun(parts, parts, { finished: false }); // "its previous run did not finish (killed or failed), …"
+ * ```
+ */
+export function explainRerun(
+  before: KeyParts | undefined,
+  now: KeyParts,
+  options: { finished?: boolean } = {},
+): string {
   if (!before) return "no cached result for these settings";
-  return keyDifferences(before, now) || "cache entry missing (the cache was cleared or moved)";
+  const differences = keyDifferences(before, now);
+  if (differences) return differences;
+  return options.finished === false
+    ? "its previous run did not finish (killed or failed), so it left nothing in the cache"
+    : "cache entry missing (the cache was cleared or moved)";
 }
 
 /** The key parts stage `name` had last: in this run folder's previous run, else in the cache's latest.json. */
@@ -353,6 +370,9 @@ async function runStage(run: Run, stage: StageDefinition): Promise<void> {
   const entryLock = await acquireLock(join(cacheDir, stage.name, `${plan.key}.lock`), {
     stage: "usage",
     what: `the ${stage.name} cache entry ${plan.key.slice(0, 12)} (being built)`,
+    // the holder runs the same stage with the same settings, whatever its folder
+    hint: "it makes what this run needs: wait for it to end and rerun, which takes the result from " +
+      "the cache, or use another --cache-dir",
     purpose: `pipeline --out ${runDir}`,
     onNote: (line) => log.info(`note: ${line}`),
   });
@@ -411,7 +431,11 @@ async function prepareStage(step: Step, found: CacheLookup): Promise<void> {
     log.info(`${stage.name}: cache entry ${key.slice(0, 12)} is damaged (${found.why}); dropped, rebuilding`);
     await dropCacheEntry(cacheDir, stage.name, key);
   }
-  record.reason = damaged || explainRerun(await previousKeyParts(run, stage.name), step.keyParts);
+  const recorded = run.previous?.stages?.[stage.name];
+  record.reason = damaged ||
+    explainRerun(await previousKeyParts(run, stage.name), step.keyParts, {
+      finished: recorded?.keyParts ? ["done", "cached"].includes(recorded.status) : undefined,
+    });
   record.status = "running";
   const dir = join(runDir, stage.name);
   const resume = resuming(run, stage);

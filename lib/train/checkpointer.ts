@@ -55,7 +55,7 @@ export class Checkpointer {
    */
   static async prepare(
     dir: string,
-    options: { resume: boolean; params: Record<string, unknown>; log: Logger },
+    options: { resume: boolean; params: Record<string, unknown>; log: Logger; stepsPerEpoch?: number },
   ): Promise<TrainState | null> {
     let state: TrainState | null = null;
     if (options.resume) {
@@ -63,6 +63,10 @@ export class Checkpointer {
       await recoverCheckpoint(join(dir, CHECKPOINT_PATHS.best));
       state = await readCheckpointState<TrainState>(join(dir, CHECKPOINT_PATHS.last));
       if (state) {
+        checkStateValues(state, {
+          path: join(dir, CHECKPOINT_PATHS.last, "state.json"),
+          stepsPerEpoch: options.stepsPerEpoch,
+        });
         checkResumable(state, options.params, options.log);
         // Continuing past where the run stopped (a finished run given more epochs): the folder's files
         // may be hard links into the cache entry of the old key, which must stay as it was.
@@ -104,6 +108,7 @@ export class Checkpointer {
       bestEpoch: progress.bestEpoch,
       bestAccuracy: progress.bestAccuracy,
       metricsBytes: metrics.bytes,
+      diverged: progress.diverged,
       time: new Date().toISOString(),
     };
     await saveCheckpoint(join(this.#dir, CHECKPOINT_PATHS.last), model, { optimizer, state });
@@ -130,6 +135,69 @@ async function detachFiles(dir: string): Promise<void> {
       await Deno.copyFile(path, tmp);
       await Deno.rename(tmp, path);
     }
+  }
+}
+
+/**
+ * Refuse a `state.json` whose numbers cannot be where a run stopped (a negative epoch, a step past the
+ * epoch's end, a count that is not an integer, …): one line naming the file and the first such value,
+ * rather than a fault deep in the loop.
+ */
+function checkStateValues(state: TrainState, options: { path: string; stepsPerEpoch?: number }): void {
+  const bad = (what: string) =>
+    new PipelineError("train", `Cannot load ${options.path}: ${what}; the file is damaged`);
+  const count = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+  const show = (v: unknown) => JSON.stringify(v) ?? "missing";
+  const s = state as unknown as Record<string, unknown>;
+  if (s.version !== 1) return; // checkResumable names the version
+  const next = (s.next ?? {}) as Record<string, unknown>;
+  const steps = options.stepsPerEpoch;
+  if (!count(next.epoch) || (next.epoch as number) > 10_000) {
+    throw bad(`next.epoch is ${show(next.epoch)}, not an epoch count from 0 to 10000`);
+  }
+  if (!count(next.step) || (steps !== undefined && (next.step as number) >= steps)) {
+    throw bad(
+      `next.step is ${show(next.step)}, not a step of an epoch` +
+        (steps !== undefined ? ` of ${steps} (0 to ${steps - 1})` : ""),
+    );
+  }
+  if (!count(s.globalStep)) throw bad(`globalStep is ${show(s.globalStep)}, not a step count`);
+  if (!count(s.metricsBytes)) throw bad(`metricsBytes is ${show(s.metricsBytes)}, not a byte count`);
+  const partial = (s.partial ?? {}) as Record<string, unknown>;
+  for (const key of ["steps", "images"]) {
+    if (!count(partial[key])) throw bad(`partial.${key} is ${show(partial[key])}, not a count`);
+  }
+  for (const key of ["lossSum", "trainSeconds", "seconds"]) {
+    if (!finite(partial[key])) throw bad(`partial.${key} is ${show(partial[key])}, not a finite number ≥ 0`);
+  }
+  if (!Array.isArray(s.epochs) || s.epochs.length !== next.epoch) {
+    throw bad(
+      `epochs holds ${Array.isArray(s.epochs) ? s.epochs.length : "no list of"} finished epochs, ` +
+        `next.epoch says ${show(next.epoch)}`,
+    );
+  }
+  s.epochs.forEach((e: Record<string, unknown>, i: number) => {
+    if (e?.epoch !== i + 1) throw bad(`epochs[${i}].epoch is ${show(e?.epoch)}, not ${i + 1}`);
+    for (const key of ["meanLoss", "testAccuracy", "lr", "seconds", "imagesPerSecond"]) {
+      if (!finite(e[key])) throw bad(`epochs[${i}].${key} is ${show(e[key])}, not a finite number ≥ 0`);
+    }
+    if ((e.testAccuracy as number) > 1) throw bad(`epochs[${i}].testAccuracy is ${e.testAccuracy}, over 1`);
+  });
+  const done = s.epochs.length;
+  if (
+    s.bestEpoch !== null &&
+    (!count(s.bestEpoch) || (s.bestEpoch as number) < 1 || (s.bestEpoch as number) > done)
+  ) {
+    throw bad(`bestEpoch is ${show(s.bestEpoch)}, not one of the ${done} finished epochs`);
+  }
+  const diverged = s.diverged as Record<string, unknown> | null | undefined;
+  if (diverged != null && !["epoch", "step", "loss", "lr", "reference"].every((k) => finite(diverged[k]))) {
+    throw bad(`diverged is ${show(diverged)}, not where a loss went far up`);
+  }
+  const best = s.bestAccuracy;
+  if (best !== null && !(finite(best) && (best as number) <= 1)) {
+    throw bad(`bestAccuracy is ${show(best)}, not an accuracy from 0 to 1`);
   }
 }
 

@@ -40,6 +40,7 @@ import {
   loadOptimizerState,
 } from "../model/mod.ts";
 import { Checkpointer } from "./checkpointer.ts";
+import { describeDivergence, DivergenceWatch } from "./divergence.ts";
 import { cosineDecayLr } from "./lr_schedule.ts";
 import { MetricsLog } from "./metrics_log.ts";
 import { TrainReporter } from "./reporter.ts";
@@ -101,7 +102,12 @@ export async function runTraining(sources: TrainSources, options: TrainLoopOptio
   if (!(stepsPerEpoch > 0)) {
     throw new PipelineError("train", `no training batches (train split has ${sources.trainCount} images)`);
   }
-  const state = await Checkpointer.prepare(dir, { resume: options.resume === true, params, log });
+  const state = await Checkpointer.prepare(dir, {
+    resume: options.resume === true,
+    params,
+    log,
+    stepsPerEpoch,
+  });
   const lastDir = join(dir, CHECKPOINT_PATHS.last);
   const metricsPath = join(dir, "metrics.jsonl");
 
@@ -150,7 +156,9 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     bestEpoch: state?.bestEpoch ?? null,
     bestAccuracy: state?.bestAccuracy ?? null,
     globalStep: state?.globalStep ?? 0,
+    diverged: state?.diverged ?? null,
   };
+  const watch = new DivergenceWatch({ firstEpochLoss: state?.epochs[0]?.meanLoss, found: run.diverged });
   const reporter = new TrainReporter(metrics, {
     config,
     log,
@@ -195,8 +203,9 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
         const batch = await nextBatch(batches, epoch, step, stepsPerEpoch);
         const loss = await trainStep(batch);
         const seconds = (performance.now() - t0) / 1000;
-        if (!Number.isFinite(loss)) {
-          throw new PipelineError("train", `the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}`);
+        if (watch.step({ epoch: epoch + 1, step: step + 1, loss, lr })) {
+          run.diverged = watch.found;
+          log.warn(`train: ${describeDivergence(watch.found!)}`);
         }
         run.globalStep++;
         addStep(sums, { loss, images: batch.size, seconds });
@@ -262,6 +271,7 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     adapter: backend.adapter,
     globalStep: run.globalStep,
     resumedFrom: state ? { epoch: state.next.epoch + 1, step: state.next.step } : null,
+    diverged: run.diverged,
   } satisfies TrainJson;
   if (config.epochs > 0 && run.epochs.length > 0) await reporter.end(run.bestEpoch, run.bestAccuracy);
   await writeJsonAtomic(join(dir, "train.json"), result);

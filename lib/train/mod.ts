@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./checkpointer.ts";
+export * from "./divergence.ts";
 export * from "./loop.ts";
 export * from "./lr_schedule.ts";
 export * from "./metrics_log.ts";

@@ -132,10 +132,16 @@ export class TrainReporter {
         seed: config.seed,
       });
     }
+    // a batch larger than the split is the whole split: say what a step really holds
+    const batch = Math.min(config.batchSize, info.trainCount);
+    const cut = batch < config.batchSize
+      ? ` (--batch-size ${config.batchSize.toLocaleString("en-US")} is more than the ` +
+        `${plural(info.trainCount, "training image")})`
+      : "";
     log.info(
       `train: ${config.arch}, ${info.params.toLocaleString("en-US")} trainable parameters; ` +
         `${plural(config.epochs, "epoch")} × ${plural(info.stepsPerEpoch, "step")} of ` +
-        `${plural(config.batchSize, "image")} on ${backend.backend}`,
+        `${plural(batch, "image")}${cut} on ${backend.backend}`,
     );
     if (backend.adapter?.isFallbackAdapter && config.preset === "seed") {
       log.warn(

@@ -17,6 +17,7 @@ import type { Batch } from "../data/mod.ts";
 import type { BackendInfo } from "../webgpu/mod.ts";
 import type { EpochRecord } from "../contract/mod.ts";
 import type { Logger } from "../core/mod.ts";
+import type { Divergence } from "./divergence.ts";
 
 /** Where the loop's batches come from. */
 export interface TrainSources {
@@ -74,6 +75,8 @@ export interface RunProgress {
   bestEpoch: number | null;
   bestAccuracy: number | null;
   globalStep: number;
+  /** Where the loss first went far above where it started; null while it has not. */
+  diverged: Divergence | null;
 }
 
 /** `checkpoints/last/state.json`: where to continue, and what was learnt so far. */
@@ -93,6 +96,8 @@ export interface TrainState {
   bestAccuracy: number | null;
   /** Bytes of `metrics.jsonl` when the checkpoint was taken; a resume drops what came after. */
   metricsBytes: number;
+  /** Where the loss first went far above where it started (absent in older checkpoints). */
+  diverged?: Divergence | null;
   /** When the checkpoint was taken (ISO). */
   time: string;
 }

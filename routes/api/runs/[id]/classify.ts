@@ -1,8 +1,10 @@
 /**
  * `POST /api/runs/:id/classify`: the body is one PNG or JPEG (at most 2 MB; `content-type` image/png or
  * image/jpeg), classified by the run's best checkpoint; answers `{ file, width, height, top: [{ class,
- * probability }] }`. 413 for a body over the bound, 415 for anything that is not such an image, 409 for a
- * run without a checkpoint; each with a one-line `{ error }`.
+ * probability }] }`. 413 for a body over the bound or a picture over the megapixel bound (read from its
+ * header), 415 for anything that is not such an image, 409 for a run without a checkpoint, 503 when every
+ * classify child is taken and the queue is full, 504 for a child that ran out of time; each with a
+ * one-line `{ error }` (docs/dashboard-limits.md).
  *
  * @example
  * ```ts
@@ -15,7 +17,7 @@
  * @module
  */
 import { json, type RouteContext } from "@/utils.ts";
-import { classifyUpload, MAX_UPLOAD_BYTES, resolveRunDir } from "@/lib/dashboard/mod.ts";
+import { MAX_UPLOAD_BYTES, resolveRunDir, UPLOAD_STATUS } from "@/lib/dashboard/mod.ts";
 import { sniffImageType } from "@/lib/figures/mod.ts";
 
 const TYPES = ["image/png", "image/jpeg"];
@@ -59,10 +61,12 @@ export async function POST(ctx: RouteContext): Promise<Response> {
   if (sniffImageType(bytes) === null) {
     return json({ error: `Cannot read ${name}: not a PNG or JPEG file` }, 415);
   }
-  const answer = await classifyUpload(dir, bytes, { name });
+  const answer = await ctx.classifier.classify(dir, bytes, { name });
   if (!answer.ok) {
     // the run's folder path on this machine is not for the browser
-    return json({ error: answer.error.replaceAll(dir, ctx.params.id) }, answer.kind === "image" ? 415 : 409);
+    const response = json({ error: answer.error.replaceAll(dir, ctx.params.id) }, UPLOAD_STATUS[answer.kind]);
+    if (answer.kind === "busy") response.headers.set("retry-after", "5");
+    return response;
   }
   const { ok: _ok, ...body } = answer;
   return json(body);
