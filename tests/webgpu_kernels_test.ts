@@ -339,34 +339,88 @@ Deno.test("cpu Sum and Mean over every axis but the channels give stock's bits; 
   }
 });
 
-Deno.test("batch norm's fused WebGPU gradient matches autodiff through tf.moments and tf.batchNorm", async () => {
-  // ResNet50's channel counts at a small batch, a row count that does not fill the last row block (3·5·5 =
-  // 75), and 10 channels (not divisible by 4: the tfjs-ops fallback)
-  for (const [i, shape] of [[3, 8, 8, 64], [5, 2, 2, 1024], [3, 5, 5, 12], [2, 3, 3, 10]].entries()) {
-    const c = shape[3];
-    const x = tf.randomUniform(shape, -1, 2, "float32", 120 + i);
-    const gamma = tf.randomUniform([c], 0.5, 1.5, "float32", 130 + i);
-    const beta = tf.randomUniform([c], -0.5, 0.5, "float32", 140 + i);
-    const weights = tf.randomUniform(shape, -1, 1, "float32", 150 + i);
-    const epsilon = 1e-3;
-    const autodiff = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      return tf.sum(tf.mul(tf.batchNorm(x, mean, variance, b, g, epsilon), weights));
-    };
-    const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(batchNormTraining(x, g, b, { epsilon }), weights));
-    const expected = tf.grads(autodiff)([x, gamma, beta]);
-    const actual = tf.grads(fused)([x, gamma, beta]);
-    try {
-      for (const [j, name] of ["x", "gamma", "beta"].entries()) {
-        const e = relativeError(
-          await expected[j].data() as Float32Array,
-          await actual[j].data() as Float32Array,
-        );
-        assert.ok(e <= REL_TOL, `d${name} of ${shape}: relative error ${e}`);
+for (const set of ["cpu", "cpu-prev"] as const) {
+  Deno.test(`batch norm's fused WebGPU gradient (${set}) matches autodiff through tf.moments and tf.batchNorm`, async () => {
+    // ResNet50's channel counts at a small batch, a row count that does not fill the last row block (3·5·5 =
+    // 75), and 10 channels (not divisible by 4: the tfjs-ops fallback)
+    for (const [i, shape] of [[3, 8, 8, 64], [5, 2, 2, 1024], [3, 5, 5, 12], [2, 3, 3, 10]].entries()) {
+      const c = shape[3];
+      const x = tf.randomUniform(shape, -1, 2, "float32", 120 + i);
+      const gamma = tf.randomUniform([c], 0.5, 1.5, "float32", 130 + i);
+      const beta = tf.randomUniform([c], -0.5, 0.5, "float32", 140 + i);
+      const weights = tf.randomUniform(shape, -1, 1, "float32", 150 + i);
+      const epsilon = 1e-3;
+      const autodiff = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, [0, 1, 2]);
+        return tf.sum(tf.mul(tf.batchNorm(x, mean, variance, b, g, epsilon), weights));
+      };
+      const expected = tf.grads(autodiff)([x, gamma, beta]);
+      registerKernelSet(set);
+      const programs = trainingPrograms();
+      const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(batchNormTraining(x, g, b, { epsilon, programs }), weights));
+      const actual = tf.grads(fused)([x, gamma, beta]);
+      try {
+        for (const [j, name] of ["x", "gamma", "beta"].entries()) {
+          const e = relativeError(
+            await expected[j].data() as Float32Array,
+            await actual[j].data() as Float32Array,
+          );
+          assert.ok(e <= REL_TOL, `${set} d${name} of ${shape}: relative error ${e}`);
+        }
+      } finally {
+        unregisterKernelSet();
+        tf.dispose([x, gamma, beta, weights, ...expected, ...actual]);
       }
+    }
+  });
+}
+
+Deno.test("cpu batch norm programs give the bits of the tfjs ops they replace, and cpu-prev's gradients", async () => {
+  // rows on both sides of tfjs's partial-sum thresholds (64 · 8 · 8 = 4,096; 128 · 16 · 16 = 32,768), fewer
+  // rows than partials (the tfjs fallback), and a Dense-like [batch, features]
+  for (
+    const [i, shape] of [[64, 8, 8, 64], [128, 16, 16, 16], [3, 5, 5, 12], [16, 1, 1, 256], [300, 8]]
+      .entries()
+  ) {
+    const c = shape.at(-1)!;
+    const axes = shape.slice(0, -1).map((_, k) => k);
+    const x = tf.randomUniform(shape, -1, 2, "float32", 160 + i);
+    const dy = tf.randomUniform(shape, -1, 1, "float32", 170 + i);
+    const gamma = tf.randomUniform([c], 0.5, 1.5, "float32", 180 + i);
+    const old = tf.randomUniform([c], 0, 1, "float32", 190 + i);
+    const n = x.size / c, epsilon = 1e-5, decay = 1 - 0.9;
+    const values = async (ts: tf.Tensor[]) =>
+      await Promise.all(ts.map((t) => t.data() as Promise<Float32Array>));
+    try {
+      // stock: tf.moments and the moving averages as tfjs-layers writes them
+      const ref = tf.moments(x, axes);
+      const refMoving = [
+        tf.sub(old, tf.mul(tf.sub(old, ref.mean), decay)),
+        tf.sub(old, tf.mul(tf.sub(old, tf.mul(ref.variance, n / (n - 1))), decay)),
+      ];
+      const expected = await values([ref.mean, ref.variance, ...refMoving]);
+      // dβ by stock's Sum (cpu-prev's compiles a shader per shape, 80 s for the largest here)
+      const dbeta = tf.sum(dy, axes);
+      registerKernelSet("cpu-prev");
+      const saved = { mean: ref.mean, variance: ref.variance, gamma, epsilon, dbeta, n };
+      const prev = trainingPrograms()!.batchNormGradients(dy, x, saved);
+      const prevGrads = await values([prev.dgamma, prev.dx]);
+      registerKernelSet("cpu");
+      const p = trainingPrograms()!;
+      const got = p.moments!(x);
+      const moving = [
+        p.movingAverage!(old, got.mean, { decay, scale: 1 }),
+        p.movingAverage!(old, got.variance, { decay, scale: n / (n - 1) }),
+      ];
+      assert.deepEqual(await values([got.mean, got.variance, ...moving]), expected, `moments of ${shape}`);
+      const ours = p.batchNormGradients(dy, x, saved);
+      assert.deepEqual(await values([ours.dgamma, ours.dx]), prevGrads, `gradients of ${shape}`);
+      tf.dispose([ref.mean, ref.variance, ...refMoving, dbeta, prev.dgamma, prev.dx, got.mean, got.variance]);
+      tf.dispose([...moving, ours.dgamma, ours.dx]);
     } finally {
-      tf.dispose([x, gamma, beta, weights, ...expected, ...actual]);
+      unregisterKernelSet();
+      tf.dispose([x, dy, gamma, old]);
     }
   }
 });
@@ -380,19 +434,35 @@ Deno.test("chooseTile takes the largest register tile that still gives every cor
   assert.deepEqual(chooseTile(4, 2, { rowOptions: [4] }), { rows: 4, vec4s: 1 });
 });
 
-Deno.test("convTiles: 8 rows × up to 8 vec4s, set by channel counts alone (never by the batch)", () => {
-  assert.deepEqual(convTiles({ inChannels: 64, outChannels: 256 }), {
+Deno.test("convTiles: 8 rows (16 on tiny images) × up to 8 vec4s, never set by the batch", () => {
+  const conv = (ci: number, co: number, hw: number, s = 1) => ({
+    inChannels: ci,
+    outChannels: co,
+    inHeight: hw,
+    inWidth: hw,
+    outHeight: Math.ceil(hw / s),
+    outWidth: Math.ceil(hw / s),
+    strideHeight: s,
+    strideWidth: s,
+  });
+  assert.deepEqual(convTiles(conv(64, 256, 8)), {
     forward: { rows: 8, vec4s: 8 },
     filterGrad: { rows: 8, vec4s: 8 },
     inputGrad: { rows: 8, vec4s: 8 },
   });
   // the stem: 3 input channels are the filter gradient's rows and the input gradient's scalar columns
-  assert.deepEqual(convTiles({ inChannels: 3, outChannels: 16 }), {
+  assert.deepEqual(convTiles(conv(3, 16, 32, 2)), {
     forward: { rows: 8, vec4s: 4 },
     filterGrad: { rows: 3, vec4s: 4 },
     inputGrad: { rows: 8, vec4s: 3 },
   });
-  assert.deepEqual(convTiles({ inChannels: 12, outChannels: 8 }).filterGrad, { rows: 4, vec4s: 2 });
+  assert.deepEqual(convTiles(conv(12, 8, 8)).filterGrad, { rows: 4, vec4s: 2 });
+  // ResNet50's last stage: 1 × 1 and 2 × 2 images (a stride-2 input gradient counts pixels per phase)
+  assert.equal(convTiles(conv(512, 512, 1)).forward.rows, 16);
+  assert.equal(convTiles(conv(1024, 2048, 2, 2)).inputGrad.rows, 16);
+  assert.equal(convTiles(conv(256, 256, 4, 2)).forward.rows, 16);
+  assert.equal(convTiles(conv(256, 256, 4, 2)).inputGrad.rows, 16);
+  assert.equal(convTiles(conv(128, 128, 4)).inputGrad.rows, 8);
 });
 
 // The cpu set's sums run in the same order as cpu-prev's: the same bits. At batch 16 these layers get

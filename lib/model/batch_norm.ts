@@ -77,16 +77,20 @@ export class ReferenceBatchNormalization extends TfjsBatchNormalization {
       if (axis !== x.rank - 1) throw new Error("ReferenceBatchNormalization supports channels-last only");
       const n = reduce.reduce((p, a) => p * x.shape[a], 1);
       const decay = 1 - self.momentum;
-      const update = (variable: tfl.LayerVariable, value: tf.Tensor) => {
+      const programs = trainingPrograms();
+      const update = (variable: tfl.LayerVariable, value: tf.Tensor, scale: number) => {
         const old = variable.read();
-        variable.write(tf.sub(old, tf.mul(tf.sub(old, value), decay)));
+        variable.write(
+          programs?.movingAverage
+            ? programs.movingAverage(old, value, { decay, scale })
+            : tf.sub(old, tf.mul(tf.sub(old, scale === 1 ? value : tf.mul(value, scale)), decay)),
+        );
       };
       const updateMoving = (mean: tf.Tensor, variance: tf.Tensor) => {
-        update(self.movingMean, mean);
-        update(self.movingVariance, tf.mul(variance, besselFactor(n)));
+        update(self.movingMean, mean, 1);
+        update(self.movingVariance, variance, besselFactor(n));
       };
       // the written-out gradient belongs to the sets with fused programs: stock and gpu keep tfjs's autodiff
-      const programs = trainingPrograms();
       if (self.gamma && self.beta && programs) {
         return batchNormTraining(x, self.gamma.read(), self.beta.read(), {
           epsilon: self.epsilon,
@@ -132,13 +136,15 @@ export function batchNormTraining(
   options: {
     epsilon: number;
     onMoments?: (mean: tf.Tensor, variance: tf.Tensor) => void;
-    programs?: Pick<TrainingPrograms, "scaleGradient" | "inputGradient"> | null;
+    programs?: Pick<TrainingPrograms, "moments" | "batchNormGradients"> | null;
   },
 ): tf.Tensor {
   const reduce = [...Array(x.rank - 1).keys()];
   const n = reduce.reduce((p, a) => p * x.shape[a], 1);
   const f = tf.customGrad((x, gamma, beta, save) => {
-    const { mean, variance } = tf.moments(x as tf.Tensor, reduce);
+    const { mean, variance } = options.programs?.moments
+      ? options.programs.moments(x as tf.Tensor)
+      : tf.moments(x as tf.Tensor, reduce);
     options.onMoments?.(mean, variance);
     (save as tf.GradSaveFunc)([x as tf.Tensor, mean, variance, gamma as tf.Tensor]);
     const value = tf.batchNorm(
@@ -151,15 +157,22 @@ export function batchNormTraining(
     );
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [x, mean, variance, gamma] = saved;
-      const rstd = tf.rsqrt(tf.add(variance, options.epsilon));
       const dbeta = tf.sum(dy, reduce);
       const programs = options.programs;
       if (programs && fusedBatchNormGradAvailable(x)) {
-        // the two full-size passes as one WebGPU program each
-        const dgamma = programs.scaleGradient(dy, x, { mean, rstd });
-        const dbetaN = tf.div(dbeta, n), dgammaN = tf.div(dgamma, n), scale = tf.mul(gamma, rstd);
-        return [programs.inputGradient(dy, x, { mean, rstd, dbetaN, dgammaN, scale }), dgamma, dbeta];
+        // the two full-size passes as one WebGPU program each, their per-channel values inside them
+        const { epsilon } = options;
+        const { dgamma, dx } = programs.batchNormGradients(dy, x, {
+          mean,
+          variance,
+          gamma,
+          epsilon,
+          dbeta,
+          n,
+        });
+        return [dx, dgamma, dbeta];
       }
+      const rstd = tf.rsqrt(tf.add(variance, options.epsilon));
       const xhat = tf.mul(tf.sub(x, mean), rstd);
       const dgamma = tf.sum(tf.mul(dy, xhat), reduce);
       const centered = tf.sub(tf.sub(dy, tf.div(dbeta, n)), tf.mul(xhat, tf.div(dgamma, n)));

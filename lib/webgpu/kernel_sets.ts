@@ -39,22 +39,23 @@ import {
 import type { KernelSet } from "./kernel_policy.ts";
 import { cpuConv } from "./cpu/conv.ts";
 import { reduceKernel } from "./cpu/reduce.ts";
-import { inputGradient, scaleGradient } from "./cpu/batch_norm_grad.ts";
+import { batchNormGradients, moments, movingAverage } from "./cpu/batch_norm.ts";
 import { momentumUpdate } from "./cpu/momentum.ts";
 import { prevConv } from "./cpu_prev/conv.ts";
 import { prevReduceKernel } from "./cpu_prev/reduce.ts";
-import { prevInputGradient, prevScaleGradient } from "./cpu_prev/batch_norm_grad.ts";
+import { prevBatchNormGradients } from "./cpu_prev/batch_norm_grad.ts";
 import { prevMomentumUpdate } from "./cpu_prev/momentum.ts";
 import { gpuConv } from "./gpu_conv.ts";
 
 /**
- * A set's fused training programs: batch norm's two full-size gradient passes and the Momentum update
- * (cpu/batch_norm_grad.ts and cpu/momentum.ts describe them). lib/model's batch norm and lib/train's
- * optimizer use them while such a set is registered, and tfjs's own ops otherwise.
+ * A set's fused training programs: batch norm's statistics, moving averages and gradient, and the Momentum
+ * update (cpu/batch_norm.ts and cpu/momentum.ts describe them). lib/model's batch norm and lib/train's
+ * optimizer use them while such a set is registered, and tfjs's own ops for what a set leaves out.
  */
 export interface TrainingPrograms {
-  scaleGradient: typeof scaleGradient;
-  inputGradient: typeof inputGradient;
+  moments?: typeof moments;
+  movingAverage?: typeof movingAverage;
+  batchNormGradients: typeof batchNormGradients;
   momentumUpdate: typeof momentumUpdate;
 }
 
@@ -66,15 +67,15 @@ interface SetPrograms {
 }
 
 const SETS: Readonly<Record<Exclude<KernelSet, "stock">, SetPrograms>> = {
-  cpu: { conv: cpuConv, reduce: reduceKernel, training: { scaleGradient, inputGradient, momentumUpdate } },
+  cpu: {
+    conv: cpuConv,
+    reduce: reduceKernel,
+    training: { moments, movingAverage, batchNormGradients, momentumUpdate },
+  },
   "cpu-prev": {
     conv: prevConv,
     reduce: prevReduceKernel,
-    training: {
-      scaleGradient: prevScaleGradient,
-      inputGradient: prevInputGradient,
-      momentumUpdate: prevMomentumUpdate,
-    },
+    training: { batchNormGradients: prevBatchNormGradients, momentumUpdate: prevMomentumUpdate },
   },
   gpu: { conv: gpuConv },
 };

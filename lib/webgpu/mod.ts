@@ -24,5 +24,5 @@ export {
 } from "./deterministic_guard.ts";
 export { type GemmPlan, planGemm } from "./tiled_gemm.ts";
 export { convTiles, type Tile } from "./cpu/conv.ts";
-export { fusedBatchNormGradAvailable } from "./cpu/batch_norm_grad.ts";
+export { fusedBatchNormGradAvailable } from "./cpu/batch_norm.ts";
 export { chooseTile } from "./cpu_prev/conv.ts";

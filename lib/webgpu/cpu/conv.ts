@@ -6,15 +6,17 @@
  *
  * On llvmpipe an invocation is one of 8 SIMD lanes and a load costs far more than a multiply-add, so speed
  * follows the register tile an invocation owns (the FMAs each load feeds); compile time follows it too, and
- * much faster (bench/roofline_bench.ts `--compile` measures both). Here an invocation owns `rows` rows of
- * the implicit GEMM × `4·vec4s` channels, at most 8 × 32 (the knee of that trade-off on a 512³ GEMM: within
- * a few per cent of a 32 × 32 tile's GFLOP/s at about a tenth of its compile time), in workgroups of 8
- * lanes, with no workgroup memory and no barrier. The tile depends only on channel counts, never on the batch,
- * so a new batch size compiles nothing new.
+ * much faster (bench/roofline_bench.ts measures both). Here an invocation owns `rows` rows of the implicit
+ * GEMM × `4·vec4s` channels, 8 × 32 at most (16 × 32 on the last stage's tiny images; see
+ * {@linkcode convTiles}): on a 512³ GEMM that tile runs within a few per cent of a 32 × 32 tile's GFLOP/s
+ * at about a tenth of its compile time. Workgroups have 8 lanes, no workgroup memory and no barrier. The
+ * tile depends on channel counts and image sizes, never on the batch, so a new batch size compiles nothing
+ * new.
  *
  * The sums run in the same order as the `cpu-prev` kernels' (one accumulator per output, the reduction in
- * ascending order; the filter gradient skips the taps that fall in the padding, which only ever added
- * zeros), so both sets give the same bits.
+ * ascending order; taps that fall in the padding, which only ever added zeros, are skipped: by the filter
+ * gradient's loop bounds, and by the forward and the input gradient where they miss every row of a tile), so
+ * both sets give the same bits.
  *
  * - `Conv2DBackpropFilter`: dW[k, co] = Σ_m im2col(x)[m, k] · dy[m, co]; rows: `rows` consecutive input
  *   channels at one tap; the reduction walks batch, output row and column in three loops whose bounds skip
@@ -56,8 +58,12 @@ import {
   runProgram,
 } from "../program.ts";
 
-/** The most rows of a tile. */
-const MAX_ROWS = 8;
+/** Rows of a tile. */
+const ROWS = 8;
+/** Rows of a forward or input-gradient tile on small images (see {@linkcode convTiles}). */
+const SMALL_IMAGE_ROWS = 16;
+/** Pixels per image (per stride phase for the input gradient) up to which an image counts as small. */
+const SMALL_IMAGE = 4;
 
 /** One invocation's register tile: `rows` rows of the implicit GEMM × `vec4s` groups of four channels. */
 export interface Tile {
@@ -66,24 +72,46 @@ export interface Tile {
 }
 
 /**
- * The tile of each conv kind for a conv's channel counts: 8 rows (the filter gradient's rows are input
- * channels at one tap, so there they must divide the channel count: 8, 4, 2 or 1, or all of them below 8)
- * × the most vec4 columns, up to 8, that divide the channels in fours.
+ * The tile of each conv kind for a conv's shape: 8 rows × the most vec4 columns, up to 8, that divide the
+ * channels in fours. The filter gradient's rows are input channels at one tap, so they must divide the
+ * channel count there (8, 4, 2 or 1, or all of them below 8). On small images (at most 4 pixels, per
+ * stride phase for the input gradient: ResNet's last stage) the forward and the input gradient take 16 rows:
+ * their GEMMs have few rows and long reductions there, and each row block reads the whole filter once, so
+ * fewer, taller blocks read it fewer times. Nothing here depends on the batch size.
  *
  * @example
  * ```ts
- * convTiles({ inChannels: 3, outChannels: 64 }).filterGrad; // { rows: 3, vec4s: 8 }
- * convTiles({ inChannels: 64, outChannels: 16 }).forward;   // { rows: 8, vec4s: 4 }
+ * const stem = { inChannels: 3, outChannels: 64, outHeight: 16, outWidth: 16, inHeight: 32, inWidth: 32,
+ *   strideHeight: 2, strideWidth: 2 };
+ * convTiles(stem).filterGrad; // { rows: 3, vec4s: 8 }
+ * convTiles({ ...stem, inChannels: 512, outChannels: 16, outHeight: 1, outWidth: 1 }).forward; // { rows: 16, vec4s: 4 }
  * ```
  */
 export function convTiles(
-  c: Pick<ConvInfo, "inChannels" | "outChannels">,
+  c: Pick<
+    ConvInfo,
+    | "inChannels"
+    | "outChannels"
+    | "outHeight"
+    | "outWidth"
+    | "inHeight"
+    | "inWidth"
+    | "strideHeight"
+    | "strideWidth"
+  >,
 ): { forward: Tile; filterGrad: Tile; inputGrad: Tile } {
   const co4 = c.outChannels / 4, ci = c.inChannels;
+  const phasePixels = Math.ceil(c.inHeight / c.strideHeight) * Math.ceil(c.inWidth / c.strideWidth);
   return {
-    forward: { rows: MAX_ROWS, vec4s: largestDivisor(co4) },
-    filterGrad: { rows: ci < MAX_ROWS ? ci : largestDivisor(ci), vec4s: largestDivisor(co4) },
-    inputGrad: { rows: MAX_ROWS, vec4s: ci % 4 === 0 ? largestDivisor(ci / 4) : ci },
+    forward: {
+      rows: c.outHeight * c.outWidth <= SMALL_IMAGE ? SMALL_IMAGE_ROWS : ROWS,
+      vec4s: largestDivisor(co4),
+    },
+    filterGrad: { rows: ci < ROWS ? ci : largestDivisor(ci), vec4s: largestDivisor(co4) },
+    inputGrad: {
+      rows: phasePixels <= SMALL_IMAGE ? SMALL_IMAGE_ROWS : ROWS,
+      vec4s: ci % 4 === 0 ? largestDivisor(ci / 4) : ci,
+    },
   };
 }
 
@@ -96,6 +124,9 @@ const tileFma = (t: Tile, type: string) =>
   range(t.rows).map((j) =>
     range(t.vec4s).map((v) => `acc${j}_${v} = fma(${type}(a${j}), b${v}, acc${j}_${v});`).join(" ")
   ).join("\n        ");
+
+/** Whether any row of the tile has its tap inside the image (`ok{row}`). */
+const anyRow = (t: Tile) => range(t.rows).map((j) => `ok${j}`).join(" || ");
 
 /** The fields every program of this file shares. */
 function program(
@@ -217,11 +248,14 @@ fn main() {
   for (var wR = 0; wR < kH; wR++) {
     for (var wC = 0; wC < kW; wC++) {
       ${taps}
-      let wb = (wR * kW + wC) * inC * outC4 + co4;
-      for (var ci = 0; ci < inC; ci++) {
-        ${wLoads}
-        ${loads}
-        ${tileFma(t, "vec4<f32>")}
+      // a tap in the padding for every row of the tile adds only zeros: skip it (small images at 3×3)
+      if (${anyRow(t)}) {
+        let wb = (wR * kW + wC) * inC * outC4 + co4;
+        for (var ci = 0; ci < inC; ci++) {
+          ${wLoads}
+          ${loads}
+          ${tileFma(t, "vec4<f32>")}
+        }
       }
     }
   }
@@ -296,11 +330,13 @@ fn main() {
     for (var wC = rx; wC < kW; wC += sW) {
       let tx = (wC - rx) / sW;
       ${taps}
-      let wb = (wR * kW + wC) * outC * inCn + c0;
-      for (var co = 0; co < outC; co++) {
-        ${wLoads}
-        ${loads}
-        ${tileFma(t, vt)}
+      if (${anyRow(t)}) {
+        let wb = (wR * kW + wC) * outC * inCn + c0;
+        for (var co = 0; co < outC; co++) {
+          ${wLoads}
+          ${loads}
+          ${tileFma(t, vt)}
+        }
       }
     }
   }

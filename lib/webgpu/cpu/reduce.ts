@@ -85,15 +85,22 @@ export function leadingAxesReduction(
  * turns each such access into a chain of P compares, and the 512-partial shader took over two minutes to
  * compile.)
  */
-function columnReduceProgram(outShape: number[], options: { mean: boolean; partials: number }): Program {
+function columnReduceProgram(
+  outShape: number[],
+  options: { mean: boolean; partials: number; deviation?: boolean },
+): Program {
   const P = options.partials, bits = Math.log2(P);
+  // the deviation form sums (x − m)², as tfjs's Sub and Square would write it element by element
+  const element = options.deviation
+    ? "let d = x[r * cols4 + c] - m; part = part + d * d;"
+    : "part = part + x[r * cols4 + c];";
   return {
-    variableNames: ["x"],
-    variableComponents: [4],
+    variableNames: options.deviation ? ["x", "center"] : ["x"],
+    variableComponents: options.deviation ? [4, 4] : [4],
     outputComponent: 4,
     outputShape: outShape,
     uniforms: "reduceDims : vec2<i32>, ",
-    shaderKey: `cpu3_colreduce_${options.mean ? "mean" : "sum"}_${P}`,
+    shaderKey: `cpu3_colreduce_${options.deviation ? "sqdev" : ""}${options.mean ? "mean" : "sum"}_${P}`,
     // tfjs's usual layout, the channels on x; when x covers every output axis, tfjs calls main(index)
     dispatchLayout: outShape.length > 1
       ? { x: [outShape.length - 1], y: outShape.slice(0, -1).map((_, i) => i) }
@@ -106,12 +113,13 @@ fn main(${outShape.length > 1 ? "" : "index: i32"}) {
   let cols4 = uniforms.reduceDims.y;
   let c = i32(globalId.x);
   if (c >= cols4) { return; }
+  ${options.deviation ? "let m = center[c];" : ""}
   var stack: array<vec4<f32>, ${bits + 1}>;
   var top = 0;
   for (var j = 0u; j < ${P}u; j++) {
     let t = i32(reverseBits(j) >> ${32 - bits}u);
     var part = vec4<f32>(0.0);
-    for (var r = t; r < rows; r += ${P}) { part = part + x[r * cols4 + c]; }
+    for (var r = t; r < rows; r += ${P}) { ${element} }
     stack[top] = part;
     top++;
     for (var k = j; (k & 1u) == 1u; k = k >> 1u) {
@@ -148,4 +156,32 @@ export function reduceKernel(name: ReduceKernelName, stock: tf.KernelFunc): tf.K
       uniforms: [{ type: "int32", data: [r.rows, r.channels / 4] }],
     });
   };
+}
+
+/**
+ * The biased variance of channels-last `x` around `mean` (per channel) over every axis but the last, as
+ * `tf.moments` computes it (Sub, Square, then Mean in tfjs's order), in one program and one pass: the same
+ * bits as those three kernels, since llvmpipe rounds the product and the sum separately as they do. Null
+ * when `x` has fewer rows than tfjs's partial sums or does not qualify (see {@linkcode leadingAxesReduction});
+ * the caller then runs tfjs's ops.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const x = tf.randomNormal([64, 8, 8, 16]);
+ * const variance = squaredDeviationMean(x, tf.mean(x, [0, 1, 2])); // as tf.moments(x, [0, 1, 2]).variance
+ * ```
+ */
+export function squaredDeviationMean(x: tf.Tensor, mean: tf.Tensor): tf.Tensor | null {
+  const backend = tf.backend() as unknown as WebGPUBackendLike;
+  const axis = [...Array(x.rank - 1).keys()];
+  const r = leadingAxesReduction(x, { axis, keepDims: false });
+  const partials = r && stockPartials(r.rows, backend.device.limits.maxComputeWorkgroupSizeX);
+  if (!r || !partials || r.rows < partials || tf.getBackend() !== "webgpu") return null;
+  const program = columnReduceProgram(r.outShape, { mean: true, partials, deviation: true });
+  const info = runProgram(backend, program, {
+    inputs: [x, mean],
+    uniforms: [{ type: "int32", data: [r.rows, r.channels / 4] }],
+  });
+  return tf.engine().makeTensorFromTensorInfo(info);
 }

@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Program, WebGPUBackendLike } from "../program.ts";
-import { BN_CHUNK as CHUNK } from "../cpu/batch_norm_grad.ts";
+import { type BatchNormSaved, BN_CHUNK as CHUNK } from "../cpu/batch_norm.ts";
 
 /** Rows an invocation of {@linkcode inputGradient} owns. */
 const ROWS = 32;
@@ -126,4 +126,30 @@ fn main() {
   }
 }`,
   }, [dy, x, mean, rstd, dbetaN, dgammaN, scale]);
+}
+
+/**
+ * dγ and dx of batch norm as the `cpu-prev` set computes them: σ⁻¹, dβ/n, dγ/n and γσ⁻¹ as tfjs ops, the
+ * two full-size passes as one program each.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const x = tf.randomNormal([2, 4, 4, 8]), dy = tf.onesLike(x);
+ * const { dgamma, dx } = prevBatchNormGradients(dy, x, {
+ *   mean: tf.zeros([8]), variance: tf.ones([8]), gamma: tf.ones([8]), epsilon: 1e-5,
+ *   dbeta: tf.sum(dy, [0, 1, 2]), n: 32,
+ * });
+ * ```
+ */
+export function prevBatchNormGradients(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  saved: BatchNormSaved,
+): { dgamma: tf.Tensor; dx: tf.Tensor } {
+  const { mean, variance, gamma, dbeta, epsilon, n } = saved;
+  const rstd = tf.rsqrt(tf.add(variance, epsilon));
+  const dgamma = prevScaleGradient(dy, x, { mean, rstd });
+  const dbetaN = tf.div(dbeta, n), dgammaN = tf.div(dgamma, n), scale = tf.mul(gamma, rstd);
+  return { dgamma, dx: prevInputGradient(dy, x, { mean, rstd, dbetaN, dgammaN, scale }) };
 }
