@@ -348,10 +348,13 @@ fn main() {
   };
 }
 
-/** The filter [KH, KW, Ci, Co] with its channel axes swapped: [KH, KW, Co, Ci]. One invocation per element. */
+/**
+ * The filter [KH, KW, Ci, Co] with its channel axes swapped: [KH, KW, Co, Ci]. An invocation owns one output
+ * channel at one tap (lanes over output channels, the tap from the workgroup) and copies its input channels
+ * in a loop: no integer division, which llvmpipe runs lane by lane when the divisor is a uniform.
+ */
 function transposeFilterProgram(shape: readonly number[]): Program {
   const [KH, KW, Ci, Co] = shape;
-  const g = flatGrid(KH * KW * Ci * Co);
   return {
     variableNames: ["W"],
     uniforms: "filterDims : vec4<i32>, ",
@@ -359,17 +362,20 @@ function transposeFilterProgram(shape: readonly number[]): Program {
     shaderKey: "cpu3_wt",
     dispatchLayout: { x: [3], y: [0, 1, 2] },
     workgroupSize: [CPU_WORKGROUP, 1, 1],
-    dispatch: g.dispatch,
+    dispatch: [Math.ceil(Co / CPU_WORKGROUP), KH * KW, 1],
     getUserCode: () => `
 fn main() {
   let ci = uniforms.filterDims.z;
   let co = uniforms.filterDims.w;
-  ${g.code}
-  if (gid >= uniforms.filterDims.x * uniforms.filterDims.y * ci * co) { return; }
-  let i = gid % ci;
-  let o = (gid / ci) % co;
-  let tap = gid / (ci * co);
-  result[gid] = W[(tap * ci + i) * co + o];
+  let o = i32(globalId.x);
+  if (o >= co) { return; }
+  let tap = i32(workgroupId.y);
+  var src = tap * ci * co + o;
+  let to = (tap * co + o) * ci;
+  for (var i = 0; i < ci; i++) {
+    result[to + i] = W[src];
+    src += co;
+  }
 }`,
   };
 }
