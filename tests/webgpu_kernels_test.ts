@@ -112,6 +112,7 @@ Deno.test("registerKernelSet('cpu') swaps the kernels in and unregisterKernelSet
     "Conv2DBackpropInput",
     "Sum",
     "Mean",
+    "FusedBatchNorm",
   ]);
   assert.equal(activeKernelSet(), "cpu");
   assert.ok(trainingPrograms(), "the cpu set brings fused training programs");
@@ -376,7 +377,7 @@ for (const set of ["cpu", "cpu-prev"] as const) {
   });
 }
 
-Deno.test("cpu batch norm programs give the bits of the tfjs ops they replace, and cpu-prev's gradients", async () => {
+Deno.test("cpu batch norm programs and kernel give the bits of the tfjs ops they replace, and cpu-prev's gradients", async () => {
   // rows on both sides of tfjs's partial-sum thresholds (64 · 8 · 8 = 4,096; 128 · 16 · 16 = 32,768), fewer
   // rows than partials (the tfjs fallback), and a Dense-like [batch, features]
   for (
@@ -399,7 +400,9 @@ Deno.test("cpu batch norm programs give the bits of the tfjs ops they replace, a
         tf.sub(old, tf.mul(tf.sub(old, ref.mean), decay)),
         tf.sub(old, tf.mul(tf.sub(old, tf.mul(ref.variance, n / (n - 1))), decay)),
       ];
-      const expected = await values([ref.mean, ref.variance, ...refMoving]);
+      const beta = tf.randomUniform([c], -0.5, 0.5, "float32", 200 + i);
+      const normed = tf.batchNorm(x, ref.mean, ref.variance, beta, gamma, epsilon);
+      const expected = await values([ref.mean, ref.variance, ...refMoving, normed]);
       // dβ by stock's Sum (cpu-prev's compiles a shader per shape, 80 s for the largest here)
       const dbeta = tf.sum(dy, axes);
       registerKernelSet("cpu-prev");
@@ -413,11 +416,16 @@ Deno.test("cpu batch norm programs give the bits of the tfjs ops they replace, a
         p.movingAverage!(old, got.mean, { decay, scale: 1 }),
         p.movingAverage!(old, got.variance, { decay, scale: n / (n - 1) }),
       ];
-      assert.deepEqual(await values([got.mean, got.variance, ...moving]), expected, `moments of ${shape}`);
+      const ourNormed = tf.batchNorm(x, ref.mean, ref.variance, beta, gamma, epsilon);
+      assert.deepEqual(
+        await values([got.mean, got.variance, ...moving, ourNormed]),
+        expected,
+        `moments, moving averages, normalized ${shape}`,
+      );
       const ours = p.batchNormGradients(dy, x, saved);
       assert.deepEqual(await values([ours.dgamma, ours.dx]), prevGrads, `gradients of ${shape}`);
       tf.dispose([ref.mean, ref.variance, ...refMoving, dbeta, prev.dgamma, prev.dx, got.mean, got.variance]);
-      tf.dispose([...moving, ours.dgamma, ours.dx]);
+      tf.dispose([...moving, ours.dgamma, ours.dx, beta, normed, ourNormed]);
     } finally {
       unregisterKernelSet();
       tf.dispose([x, dy, gamma, old]);

@@ -32,14 +32,14 @@ import {
   convKernel,
   type ConvKernelName,
   type ConvPrograms,
-  REDUCE_KERNEL_NAMES,
-  type ReduceKernelName,
+  OTHER_KERNEL_NAMES,
+  type OtherKernelName,
   type SetKernelName,
 } from "./program.ts";
 import type { KernelSet } from "./kernel_policy.ts";
 import { cpuConv } from "./cpu/conv.ts";
 import { reduceKernel } from "./cpu/reduce.ts";
-import { batchNormGradients, moments, movingAverage } from "./cpu/batch_norm.ts";
+import { batchNormGradients, batchNormKernel, moments, movingAverage } from "./cpu/batch_norm.ts";
 import { momentumUpdate } from "./cpu/momentum.ts";
 import { prevConv } from "./cpu_prev/conv.ts";
 import { prevReduceKernel } from "./cpu_prev/reduce.ts";
@@ -59,22 +59,29 @@ export interface TrainingPrograms {
   momentumUpdate: typeof momentumUpdate;
 }
 
-/** What a kernel set brings. */
+/** What a kernel set brings: its conv programs, its other kernels (each wraps the stock one), its fused training programs. */
 interface SetPrograms {
   conv: ConvPrograms;
-  reduce?: (name: ReduceKernelName, stock: tf.KernelFunc) => tf.KernelFunc;
+  kernels?: Partial<Record<OtherKernelName, (stock: tf.KernelFunc) => tf.KernelFunc>>;
   training?: TrainingPrograms;
 }
 
 const SETS: Readonly<Record<Exclude<KernelSet, "stock">, SetPrograms>> = {
   cpu: {
     conv: cpuConv,
-    reduce: reduceKernel,
+    kernels: {
+      Sum: (stock) => reduceKernel("Sum", stock),
+      Mean: (stock) => reduceKernel("Mean", stock),
+      FusedBatchNorm: batchNormKernel,
+    },
     training: { moments, movingAverage, batchNormGradients, momentumUpdate },
   },
   "cpu-prev": {
     conv: prevConv,
-    reduce: prevReduceKernel,
+    kernels: {
+      Sum: (stock) => prevReduceKernel("Sum", stock),
+      Mean: (stock) => prevReduceKernel("Mean", stock),
+    },
     training: { batchNormGradients: prevBatchNormGradients, momentumUpdate: prevMomentumUpdate },
   },
   gpu: { conv: gpuConv },
@@ -84,7 +91,7 @@ const SETS: Readonly<Record<Exclude<KernelSet, "stock">, SetPrograms>> = {
 export interface KernelSetOptions {
   /**
    * Which kernels to replace; defaults to all the set has: {@linkcode CONV_KERNEL_NAMES}, and for the `cpu`
-   * sets also {@linkcode REDUCE_KERNEL_NAMES}.
+   * sets also some of {@linkcode OTHER_KERNEL_NAMES}.
    */
   kernels?: readonly SetKernelName[];
   /**
@@ -131,9 +138,10 @@ export function registerKernelSet(set: KernelSet, options: KernelSetOptions = {}
   if (!programs) {
     throw new Error(`Unknown kernel set "${set}"; use one of ${Object.keys(SETS).join(", ")}, stock`);
   }
-  const has: readonly SetKernelName[] = programs.reduce
-    ? [...CONV_KERNEL_NAMES, ...REDUCE_KERNEL_NAMES]
-    : CONV_KERNEL_NAMES;
+  const has: readonly SetKernelName[] = [
+    ...CONV_KERNEL_NAMES,
+    ...OTHER_KERNEL_NAMES.filter((name) => programs.kernels?.[name]),
+  ];
   const names = [...(options.kernels ?? has)];
   const missing = names.find((name) => !has.includes(name));
   if (missing) throw new Error(`Cannot register ${set} kernel ${missing}: the ${set} set has none`);
@@ -146,8 +154,9 @@ export function registerKernelSet(set: KernelSet, options: KernelSetOptions = {}
   saved = { set, kernels, flags };
   for (const stock of kernels) {
     const name = stock.kernelName as SetKernelName;
-    const kernelFunc = (REDUCE_KERNEL_NAMES as readonly string[]).includes(name)
-      ? programs.reduce!(name as ReduceKernelName, stock.kernelFunc)
+    const other = programs.kernels?.[name as OtherKernelName];
+    const kernelFunc = other
+      ? other(stock.kernelFunc)
       : convKernel(programs.conv, { name: name as ConvKernelName, stock: stock.kernelFunc });
     tf.unregisterKernel(stock.kernelName, "webgpu");
     tf.registerKernel({ ...stock, kernelFunc });

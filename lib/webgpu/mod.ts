@@ -12,6 +12,8 @@ export * from "./pipeline_census.ts";
 export {
   CONV_KERNEL_NAMES,
   type ConvKernelName,
+  OTHER_KERNEL_NAMES,
+  type OtherKernelName,
   REDUCE_KERNEL_NAMES,
   type ReduceKernelName,
   type SetKernelName,

@@ -24,12 +24,16 @@ export const CONV_KERNEL_NAMES = [
 /** One replaceable convolution kernel's name. */
 export type ConvKernelName = typeof CONV_KERNEL_NAMES[number];
 
-/** The reductions the `cpu` set also replaces (per-channel sums and means: batch norm and its gradients). */
+/** The reductions the `cpu` sets also replace (per-channel sums and means: batch norm and its gradients). */
 export const REDUCE_KERNEL_NAMES = ["Sum", "Mean"] as const;
 /** One replaceable reduction's name. */
 export type ReduceKernelName = typeof REDUCE_KERNEL_NAMES[number];
+/** The kernels other than convolutions a kernel set may replace. */
+export const OTHER_KERNEL_NAMES = [...REDUCE_KERNEL_NAMES, "FusedBatchNorm"] as const;
+/** One of {@linkcode OTHER_KERNEL_NAMES}. */
+export type OtherKernelName = typeof OTHER_KERNEL_NAMES[number];
 /** Any kernel a kernel set may replace. */
-export type SetKernelName = ConvKernelName | ReduceKernelName;
+export type SetKernelName = ConvKernelName | OtherKernelName;
 
 /** The slice of tfjs's WebGPU program interface these kernels use. */
 export interface Program {

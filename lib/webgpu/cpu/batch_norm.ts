@@ -4,6 +4,9 @@
  * product and sum separately (it contracts no multiply-add), so one program that evaluates the same f32
  * expressions in the same order as a chain of tfjs kernels gives their result exactly.
  *
+ * - {@linkcode batchNormKernel}: tfjs's `FusedBatchNorm` (x − μ)·γσ⁻¹ + β with its expression, over rows of
+ *   vec4 channels: tfjs's kernel finds each element's channel with integer divisions, which llvmpipe runs
+ *   lane by lane.
  * - {@linkcode moments}: the batch mean (the `cpu` set's Mean) and the biased variance, Sub, Square and
  *   Mean in one pass (reduce.ts): 2 programs instead of tfjs's 4.
  * - {@linkcode movingAverage}: `old − (old − value·s)·decay`, the moving statistics' update: 1 program
@@ -27,7 +30,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { CPU_WORKGROUP, flatGrid, type Program, runProgram, type WebGPUBackendLike } from "../program.ts";
+import {
+  type Attrs,
+  CPU_WORKGROUP,
+  flatGrid,
+  type KernelArgs,
+  type Program,
+  runProgram,
+  type WebGPUBackendLike,
+} from "../program.ts";
 import { squaredDeviationMean } from "./reduce.ts";
 
 /** Rows an invocation of the input gradient owns. */
@@ -245,4 +256,82 @@ fn main() {
     dims,
   );
   return { dgamma, dx };
+}
+
+/**
+ * The `cpu` set's `FusedBatchNorm` kernel: y = dot((x, −mean, offset), (inv, inv, 1)) with inv = scale ·
+ * inverseSqrt(variance + ε), tfjs's own expression (so its bits), over rows × vec4 channels; an invocation
+ * works out its channels' values once and walks 32 rows. Falls back to `stock` where the per-channel
+ * operands are not one value per channel or the channels are not in fours.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const stock = tf.getKernel("FusedBatchNorm", "webgpu")!;
+ * tf.registerKernel({ ...stock, kernelFunc: batchNormKernel(stock.kernelFunc) });
+ * ```
+ */
+export function batchNormKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const inputs = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { x, mean, variance, offset, scale } = inputs;
+    const channels = x!.shape[x!.shape.length - 1];
+    const perChannel = [mean, variance, offset, scale].every((t) =>
+      t == null || (t.dtype === "float32" && t.shape.reduce((a, b) => a * b, 1) === channels &&
+        t.shape[t.shape.length - 1] === channels)
+    );
+    if (x!.dtype !== "float32" || x!.shape.length < 2 || channels % 4 || !perChannel) {
+      return stock(args) as tf.TensorInfo;
+    }
+    const rows = x!.shape.reduce((a, b) => a * b, 1) / channels, cols4 = channels / 4;
+    const g = flatGrid(Math.ceil(rows / ROWS) * cols4);
+    const names = ["x", "mean", "variance", ...(offset ? ["offset"] : []), ...(scale ? ["scale"] : [])];
+    const flat = (t: tf.TensorInfo) => ({
+      dataId: t.dataId,
+      shape: [t.shape.reduce((a, b) => a * b, 1)],
+      dtype: t.dtype,
+    });
+    const info = runProgram(backend, {
+      variableNames: names,
+      variableComponents: names.map(() => 4),
+      outputComponent: 4,
+      outputShape: x!.shape,
+      uniforms: "bnDims : vec2<i32>, epsilon : f32, ",
+      shaderKey: `cpu3_bn_forward_${offset ? "offset" : ""}${scale ? "scale" : ""}`,
+      dispatchLayout: { x: [x!.shape.length - 1], y: x!.shape.slice(0, -1).map((_, i) => i) },
+      workgroupSize: [CPU_WORKGROUP, 1, 1],
+      dispatch: g.dispatch,
+      getUserCode: () => `
+fn main() {
+  let rows = uniforms.bnDims.x;
+  let cols4 = uniforms.bnDims.y;
+  ${g.code}
+  if (gid >= ((rows + ${ROWS - 1}) / ${ROWS}) * cols4) { return; }
+  let c = gid % cols4;
+  let r0 = (gid / cols4) * ${ROWS};
+  let m = mean[c];
+  let o = ${offset ? "offset[c]" : "vec4<f32>(0.0)"};
+  let inv = ${scale ? "scale[c]" : "vec4<f32>(1.0)"} * inverseSqrt(variance[c] + vec4<f32>(uniforms.epsilon));
+  let end = min(r0 + ${ROWS}, rows);
+  for (var row = r0; row < end; row++) {
+    let i = row * cols4 + c;
+    let v = x[i];
+    result[i] = vec4<f32>(
+      dot(vec3<f32>(v.x, -m.x, o.x), vec3<f32>(inv.x, inv.x, 1.0)),
+      dot(vec3<f32>(v.y, -m.y, o.y), vec3<f32>(inv.y, inv.y, 1.0)),
+      dot(vec3<f32>(v.z, -m.z, o.z), vec3<f32>(inv.z, inv.z, 1.0)),
+      dot(vec3<f32>(v.w, -m.w, o.w), vec3<f32>(inv.w, inv.w, 1.0)),
+    );
+  }
+}`,
+    }, {
+      inputs: [x!, ...[mean!, variance!, ...(offset ? [offset] : []), ...(scale ? [scale] : [])].map(flat)],
+      uniforms: [
+        { type: "int32", data: [rows, cols4] },
+        { type: "float32", data: [(args.attrs as Attrs).varianceEpsilon as number] },
+      ],
+    });
+    return info;
+  };
 }

@@ -125,6 +125,11 @@ const tileFma = (t: Tile, type: string) =>
     range(t.vec4s).map((v) => `acc${j}_${v} = fma(${type}(a${j}), b${v}, acc${j}_${v});`).join(" ")
   ).join("\n        ");
 
+/** WGSL: step the pixel (`b`, `y`, `x`) to the next one in row-major order over `height` × `width`. */
+function stepPixel(x: string, y: string, b: string, size: { width: string; height: string }): string {
+  return `${x} += 1; if (${x} == ${size.width}) { ${x} = 0; ${y} += 1; if (${y} == ${size.height}) { ${y} = 0; ${b} += 1; } }`;
+}
+
 /** Whether any row of the tile has its tap inside the image (`ok{row}`). */
 const anyRow = (t: Tile) => range(t.rows).map((j) => `ok${j}`).join(" || ");
 
@@ -203,15 +208,16 @@ fn main() {
 function forwardProgram(c: ConvInfo, t: Tile, options: { bias: boolean; relu: boolean }): Program {
   const M = c.batchSize * c.outHeight * c.outWidth, cols = c.outChannels / 4 / t.vec4s;
   const g = flatGrid(cols * Math.ceil(M / t.rows));
+  // the first row's pixel (b, oy, ox) by division, then each next row's by a step: a division by a uniform
+  // runs lane by lane on llvmpipe
   const setup = range(t.rows).map((j) =>
-    `let m${j} = min(mBase + ${j}, rowsM - 1);
-  let ox${j} = m${j} % outW; let q${j} = m${j} / outW;
-  let iy${j} = (q${j} % outH) * sH - padT; let ix${j} = ox${j} * sW - padL;
-  let xb${j} = (q${j} / outH) * inH;`
+    `let in${j} = mBase + ${j} < rowsM;
+  let iy${j} = oy * sH - padT; let ix${j} = ox * sW - padL; let xb${j} = b * inH;
+  ${stepPixel("ox", "oy", "b", { width: "outW", height: "outH" })}`
   ).join("\n  ");
   const taps = range(t.rows).map((j) =>
     `let y${j} = iy${j} + wR; let x${j} = ix${j} + wC;
-      let ok${j} = y${j} >= 0 && y${j} < inH && x${j} >= 0 && x${j} < inW;
+      let ok${j} = in${j} && y${j} >= 0 && y${j} < inH && x${j} >= 0 && x${j} < inW;
       let o${j} = select(0, ((xb${j} + y${j}) * inW + x${j}) * inC, ok${j});
       let f${j} = select(0.0, 1.0, ok${j});`
   ).join("\n      ");
@@ -243,6 +249,9 @@ fn main() {
   if (gid >= cols * ((rowsM + ${t.rows - 1}) / ${t.rows})) { return; }
   let co4 = (gid % cols) * ${t.vec4s};
   let mBase = (gid / cols) * ${t.rows};
+  var ox = mBase % outW;
+  var oy = (mBase / outW) % outH;
+  var b = mBase / (outW * outH);
   ${setup}
   ${accumulators(t, "vec4<f32>")}
   for (var wR = 0; wR < kH; wR++) {
@@ -280,14 +289,13 @@ function inputGradProgram(c: ConvInfo, t: Tile): Program {
   const maxPixels = B * Math.ceil(H / sH) * Math.ceil(W / sW);
   const g = flatGrid(cols * Math.ceil(maxPixels / t.rows), { layers: sH * sW });
   const setup = range(t.rows).map((j) =>
-    `let m${j} = min(mBase + ${j}, count - 1);
-  let qx${j} = m${j} % nqx + qxStart; let q${j} = m${j} / nqx;
-  let qy${j} = q${j} % nqy + qyStart;
-  let db${j} = (q${j} / nqy) * outH;`
+    `let in${j} = mBase + ${j} < count;
+  let qx${j} = cx + qxStart; let qy${j} = cy + qyStart; let b${j} = cb; let db${j} = cb * outH;
+  ${stepPixel("cx", "cy", "cb", { width: "nqx", height: "nqy" })}`
   ).join("\n  ");
   const taps = range(t.rows).map((j) =>
     `let oy${j} = qy${j} - ty; let ox${j} = qx${j} - tx;
-      let ok${j} = oy${j} >= 0 && oy${j} < outH && ox${j} >= 0 && ox${j} < outW;
+      let ok${j} = in${j} && oy${j} >= 0 && oy${j} < outH && ox${j} >= 0 && ox${j} < outW;
       let o${j} = select(0, ((db${j} + oy${j}) * outW + ox${j}) * outC, ok${j});
       let f${j} = select(0.0, 1.0, ok${j});`
   ).join("\n      ");
@@ -295,7 +303,7 @@ function inputGradProgram(c: ConvInfo, t: Tile): Program {
   const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + co * inCn + ${v}];`).join(" ");
   const store = range(t.rows).map((j) =>
     `if (mBase + ${j} < count) {
-    let r${j} = (((q${j} / nqy) * inH + qy${j} * sH + ry - padT) * inW + qx${j} * sW + rx - padL) * inCn + c0;
+    let r${j} = ((b${j} * inH + qy${j} * sH + ry - padT) * inW + qx${j} * sW + rx - padL) * inCn + c0;
     ${range(t.vec4s).map((v) => `result[r${j} + ${v}] = acc${j}_${v};`).join(" ")}
   }`
   ).join("\n  ");
@@ -323,6 +331,9 @@ fn main() {
   let nqx = select(0, hx / sW - qxStart + 1, hx >= 0);
   let count = batch * nqy * nqx;
   if (mBase >= count) { return; }
+  var cx = mBase % nqx;
+  var cy = (mBase / nqx) % nqy;
+  var cb = mBase / (nqx * nqy);
   ${setup}
   ${accumulators(t, vt)}
   for (var wR = ry; wR < kH; wR += sH) {
