@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../lib/config/mod.ts";
 import { createLogger } from "../lib/core/mod.ts";
 import { MetricsLog, runEtaSeconds, TrainReporter } from "../lib/train/mod.ts";
-import type { BackendInfo } from "../lib/webgpu/mod.ts";
+import type { BackendInfo, PipelineCensus } from "../lib/webgpu/mod.ts";
 
 const LLVMPIPE: BackendInfo = {
   backend: "webgpu",
@@ -97,6 +97,46 @@ Deno.test("the software-adapter line at the last step: no 'remaining 0 steps tak
     const software = lines.find((l) => l.includes("software WebGPU adapter"))!;
     assert.match(software, /5\.33 img\/s, so 1 evaluation takes about 2s$/);
     assert.doesNotMatch(lines.join("\n"), /remaining 0 steps|about 0s|1 epochs/);
+    metrics.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the first step's compiles: a progress line while they run, and no run ETA from that step", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "eta_" });
+  try {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l), tty: false, plainEverySeconds: 0 });
+    const config = resolveConfig("smoke", { epochs: 1, batchSize: 16 });
+    const metrics = await MetricsLog.open(join(dir, "metrics.jsonl"), { truncate: true });
+    const reporter = new TrainReporter(metrics, {
+      config,
+      log,
+      backend: LLVMPIPE,
+      totalSteps: 4,
+      testCount: 32,
+    });
+    const census = { total: 10, byFamily: new Map<string, number>(), onNew: null } as PipelineCensus;
+    reporter.watchCompiles(census);
+    await reporter.start({ fresh: true, stepsPerEpoch: 4, trainCount: 64, params: 1000 });
+    reporter.beginEpoch(0, 0, 64);
+    // the first step creates three pipelines (the census calls back as each is created)
+    for (const family of ["conv forward", "conv filter gradient", "tfjs binary"]) {
+      census.total++;
+      census.onNew!(family, census.total);
+    }
+    const compiling = lines.filter((l) => l.startsWith("train: compiling kernels"));
+    assert.equal(compiling.length, 3, lines.join("\n"));
+    assert.match(compiling[0], /1 pipelines .*conv forward/);
+    assert.match(compiling[2], /3 pipelines .*tfjs binary/);
+    await reporter.step(step(1, 95, 4)); // 95 s of compiles: no pace to tell the run's ETA by
+    assert.match(lines.find((l) => l.includes("compiling kernels") && l.includes("done in"))!, /3 pipelines/);
+    assert.equal(reporter.runEta(), null, "one step, its compiles included, is no pace");
+    assert.match(lines.filter((l) => l.startsWith("train epoch 1/1")).at(-1)!, /run ETA \?/);
+    await reporter.step(step(2, 2, 4));
+    // 2 steps left at 2 s, one evaluation of 32 images at a third of 2 s / 16 images each: 4 + 1.33 s
+    assert.equal(Math.round(reporter.runEta()!), 5);
     metrics.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

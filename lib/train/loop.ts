@@ -39,6 +39,7 @@ import {
   loadModel,
   loadOptimizerState,
 } from "../model/mod.ts";
+import { pipelineCensus } from "../webgpu/mod.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { describeDivergence, DivergenceWatch } from "./divergence.ts";
 import { cosineDecayLr } from "./lr_schedule.ts";
@@ -178,6 +179,7 @@ async function trainEpochs(sources: TrainSources, options: TrainLoopOptions, par
     everySeconds: options.checkpointEverySeconds ?? 600,
   });
   const trainStep = createTrainStep(model, optimizer, config.numClasses);
+  reporter.watchCompiles(backend.backend === "webgpu" ? pipelineCensus(tf.backend()) : null);
   await reporter.start({
     fresh: !state,
     stepsPerEpoch,

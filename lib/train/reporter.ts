@@ -11,7 +11,7 @@
  */
 import type { PipelineConfig } from "../config/mod.ts";
 import { formatDuration, type Logger, plural, type Progress } from "../core/mod.ts";
-import type { BackendInfo } from "../webgpu/mod.ts";
+import type { BackendInfo, PipelineCensus } from "../webgpu/mod.ts";
 import type { MetricsLog } from "./metrics_log.ts";
 import type { EpochRecord, MetricsLine } from "../contract/mod.ts";
 import type { StepEvent } from "./types.ts";
@@ -79,6 +79,7 @@ export class TrainReporter {
   #epochsDone = 0;
   #evalStart: number | null = null;
   #evalSeconds: number | null = null;
+  #compiles: { bar: Progress; first: number } | null = null;
 
   /** Report into `metrics` and `options.log`. */
   constructor(metrics: MetricsLog<MetricsLine>, options: TrainReporterOptions) {
@@ -88,15 +89,40 @@ export class TrainReporter {
     this.#epochsDone = options.doneEpochs ?? 0;
   }
 
-  /** The steady time of one step: the median of the steps after the first (which compiles shaders). */
+  /**
+   * The steady time of one step: the median of the steps after the first, which compiles the kernels;
+   * null until a second step tells.
+   */
   #stepSeconds(): number | null {
-    const times = this.#stepTimes.length > 1 ? this.#stepTimes.slice(1) : this.#stepTimes;
+    const times = this.#stepTimes.slice(1);
     if (times.length === 0) return null;
     const sorted = [...times].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
   }
 
-  /** Seconds left of the whole run (all epochs and their evaluations); null before the first step. */
+  /**
+   * Say what the WebGPU backend compiles while it does it: a progress line ("train: compiling kernels 23
+   * pipelines … conv forward") from the first new pipeline of a step to the step's end. On a software
+   * adapter each pipeline's shader is compiled on its first dispatch, a tenth of a second to seconds each.
+   */
+  watchCompiles(census: PipelineCensus | null): void {
+    if (!census) return;
+    census.onNew = (family) => {
+      this.#compiles ??= {
+        bar: this.#options.log.progress("train: compiling kernels", { unit: "pipelines" }),
+        first: census.total - 1,
+      };
+      this.#compiles.bar.update(census.total - this.#compiles.first, undefined, family);
+    };
+  }
+
+  /** The compiles of a step or an evaluation are over: close their progress line. */
+  #compilesDone(): void {
+    this.#compiles?.bar.done();
+    this.#compiles = null;
+  }
+
+  /** Seconds left of the whole run (all epochs and their evaluations); null before a second step. */
   runEta(): number | null {
     const stepSeconds = this.#stepSeconds();
     if (stepSeconds === null) return null;
@@ -178,6 +204,7 @@ export class TrainReporter {
     this.#seen += event.size;
     this.#globalStep = event.globalStep;
     this.#stepTimes.push(event.seconds);
+    this.#compilesDone();
     this.#bar?.update(this.#seen, this.#epochImages, `loss ${event.loss.toFixed(3)}`);
     if (event.step % config.logEvery === 0 || event.step === event.steps) {
       log.info(formatStepLine(event.epoch, config.epochs, event.step, event.steps, event.loss));
@@ -207,6 +234,7 @@ export class TrainReporter {
     const { config, log } = this.#options;
     if (this.#evalStart !== null) this.#evalSeconds = (performance.now() - this.#evalStart) / 1000;
     this.#evalStart = null;
+    this.#compilesDone();
     this.#epochsDone++;
     await this.#metrics.append({ type: "epoch", ...record, time: new Date().toISOString() });
     log.info(
