@@ -19,8 +19,10 @@
  * deno task bench:compile --parts resnet50 --sets cpu          # one part, one set
  * ```
  *
- * Options: `--parts quick,resnet50`, `--sets cpu-prev,cpu` (any kernel sets), `--data-url PATH` (default
- * ../shared/data/cifar-10-binary.tar.gz), `--json FILE`. Run it on an idle machine: llvmpipe slows down
+ * Options: `--parts quick,resnet50`, `--sets cpu-prev,cpu` (any kernel sets), `--wgpu default,gl` (the quick
+ * part under each of wgpu's backends, `DENO_WEBGPU_BACKEND`: `default` is Vulkan where Mesa's Vulkan driver
+ * is installed, `gl` goes through OpenGL), `--data-url PATH` (default ../shared/data/cifar-10-binary.tar.gz),
+ * `--json FILE`. Run it on an idle machine: llvmpipe slows down
  * several times beside another busy process.
  * @module
  */
@@ -65,6 +67,8 @@ export const QUICK_RECIPE = [
 /** One pipeline run of the quick part. */
 export interface QuickRun {
   set: KernelSet;
+  /** wgpu's backend (`DENO_WEBGPU_BACKEND`): Vulkan (lavapipe) or GL (llvmpipe through EGL); default Vulkan where installed. */
+  wgpu: string;
   shaders: "cold" | "warm";
   /** Wall seconds of the whole command. */
   seconds: number;
@@ -104,13 +108,16 @@ const CONV_FAMILIES = ["conv forward", "conv filter gradient", "conv input gradi
 /** Run `args` as a child with its own Mesa shader cache folder; returns wall seconds and stdout. */
 async function child(
   args: string[],
-  options: { mesaDir: string; cwd?: string },
+  options: { mesaDir: string; wgpuBackend?: string },
 ): Promise<{ seconds: number; stdout: string }> {
   const t = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
     args,
-    cwd: options.cwd,
-    env: { MESA_SHADER_CACHE_DIR: options.mesaDir, NO_COLOR: "1" },
+    env: {
+      MESA_SHADER_CACHE_DIR: options.mesaDir,
+      NO_COLOR: "1",
+      ...(options.wgpuBackend ? { DENO_WEBGPU_BACKEND: options.wgpuBackend } : {}),
+    },
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -133,7 +140,9 @@ async function coldChild(args: string[]): Promise<string> {
 }
 
 /** The quick part for one set: a cold and a warm run, each from an empty stage cache. */
-async function quickPart(set: KernelSet, dataUrl: string): Promise<QuickRun[]> {
+async function quickPart(set: KernelSet, options: { dataUrl: string; wgpu: string }): Promise<QuickRun[]> {
+  const { dataUrl } = options;
+  const wgpuBackend = options.wgpu === "default" ? undefined : options.wgpu;
   const root = await Deno.makeTempDir({ prefix: "compile-bench-" });
   const mesaDir = join(root, "mesa");
   const runs: QuickRun[] = [];
@@ -154,12 +163,13 @@ async function quickPart(set: KernelSet, dataUrl: string): Promise<QuickRun[]> {
         out,
         "--cache-dir",
         cache,
-      ], { mesaDir });
+      ], { mesaDir, wgpuBackend });
       const train = JSON.parse(await Deno.readTextFile(join(out, "train", "train.json")));
       const first = (await Deno.readTextFile(join(out, "train", "metrics.jsonl"))).split("\n")
         .map((l) => (l ? JSON.parse(l) : null)).find((l) => l?.type === "step");
       const run: QuickRun = {
         set,
+        wgpu: options.wgpu,
         shaders,
         seconds,
         firstStepSeconds: first?.seconds ?? null,
@@ -338,6 +348,7 @@ if (import.meta.main) {
       json: { type: "string" },
       child: { type: "string" },
       profile: { type: "boolean", default: false },
+      wgpu: { type: "string", default: "default" },
     },
   });
   const sets = values.sets.split(",") as KernelSet[];
@@ -370,7 +381,11 @@ if (import.meta.main) {
       console.log(`  resnet50 ${set}: ${JSON.stringify(run)}`);
       resnet50.push(run);
     }
-    if (parts.includes("quick")) quick.push(...await quickPart(set, values["data-url"]));
+    if (parts.includes("quick")) {
+      for (const wgpu of values.wgpu.split(",")) {
+        quick.push(...await quickPart(set, { dataUrl: values["data-url"], wgpu }));
+      }
+    }
   }
   const lines = benchTables(quick, resnet50);
   console.log("\n" + lines.join("\n"));

@@ -17,7 +17,7 @@
  * deno run -A --unstable-webgpu bench/throughput_bench.ts --arch tiny --batch 8 --steps 3 --json out.json
  * ```
  *
- * Options: `--arch A` (default resnet50), `--batch 16,32,64`, `--steps N` timed steps per configuration
+ * Options: `--arch A` (default resnet50), `--width W` (base width, default the network's own), `--batch 16,32,64`, `--steps N` timed steps per configuration
  * (default 3), `--modes stock,cpu` (any of stock, cpu, gpu; `project` means cpu), `--profile` (one profiled
  * step per set after the warm-up, kernels ranked by time), `--top N` profile rows (default 15),
  * `--grad-check` (instead of timing: one batch's gradients of every weight, stock against each other set,
@@ -239,10 +239,17 @@ function useMode(mode: Mode) {
 export async function benchBatch(
   arch: Arch,
   batch: number,
-  options: { steps: number; modes: Mode[]; profile?: boolean; profileShapes?: boolean; top?: number },
+  options: {
+    steps: number;
+    modes: Mode[];
+    profile?: boolean;
+    profileShapes?: boolean;
+    top?: number;
+    width?: number | null;
+  },
 ): Promise<ModeResult[]> {
   const runs = options.modes.map((mode) => {
-    const model = buildResNet(arch, { numClasses: 10, seed: 1 });
+    const model = buildResNet(arch, { numClasses: 10, seed: 1, width: options.width });
     const optimizer = momentumOptimizer(1e-3, 0.9);
     return { mode, model, optimizer, step: createTrainStep(model, optimizer, 10) };
   });
@@ -355,6 +362,8 @@ export async function compareGradients(
 export interface ThroughputOptions {
   /** Network (default resnet50). */
   arch: Arch;
+  /** Base width instead of the network's own (null: its own). */
+  width?: number | null;
   /** Batch sizes. */
   batches: number[];
   /** Timed steps per set and batch. */
@@ -494,6 +503,7 @@ export async function runThroughput(
         profile: options.profile,
         profileShapes: options.profileShapes,
         top: options.top,
+        width: options.width,
       }),
     );
   }
@@ -576,6 +586,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       arch: { type: "string", default: "resnet50" },
+      width: { type: "string" },
       batch: { type: "string", default: "16,32,64" },
       steps: { type: "string", default: "3" },
       modes: { type: "string", default: "stock,cpu" },
@@ -622,6 +633,7 @@ if (import.meta.main) {
   }
   const report = await runThroughput(adapter, {
     arch,
+    width: values.width ? Number(values.width) : null,
     batches,
     steps,
     modes,
