@@ -16,7 +16,13 @@
  * - `kvec RxC wgW`: the same, reading A as a lane-uniform `vec4` along k (four k per step).
  * - `shared TxT rR`: the classic tiled GEMM: a workgroup stages T×T tiles of A and B in workgroup memory,
  *   one barrier per tile, R×R outputs per invocation.
+ * - `bcast RxC wgW`: lanes over rows, the column block from the workgroup: B is read at lane-uniform
+ *   addresses (one scalar `vec4` load, broadcast), only A is gathered; at most about 32 accumulators a lane.
  * - `tfjs matMul`: tfjs-webgpu's own kernel, for reference.
+ *
+ * Each row also gives the shader's compile time (its first dispatch less a steady one; llvmpipe compiles a
+ * shader on its first dispatch): run it with an empty shader cache (`MESA_SHADER_CACHE_DIR=$(mktemp -d)`)
+ * to see it. `LP_NATIVE_VECTOR_WIDTH=512` runs llvmpipe with 16 lanes on an AVX-512 CPU.
  *
  * ```sh
  * deno task bench:roofline                    # 512³, all variants
@@ -45,6 +51,8 @@ export interface GemmVariant {
 export interface RooflineRow {
   name: string;
   gflops: number;
+  /** Seconds of the first dispatch, less one steady dispatch: the shader's compile (llvmpipe compiles there). */
+  compileSeconds: number;
   /** Seconds per dispatch. */
   seconds: number;
   /** Worst |C − reference| over the checked entries, relative to the largest |reference|. */
@@ -152,6 +160,47 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: 
 }
 
 /**
+ * Lanes over rows, the column block from the workgroup: every lane of a workgroup reads the same `vec4`s of
+ * B (a lane-uniform address: one scalar load, broadcast) and gathers only its own rows of A. R rows (spaced
+ * by the workgroup's width) × C columns per invocation.
+ *
+ * @example
+ * ```ts
+ * const v = broadcastTiled(64, { rows: 4, cols: 16, workgroup: 8 });
+ * console.log(v.name, v.workgroups); // "bcast 4x16 wg8" [2, 4, 1]
+ * ```
+ */
+export function broadcastTiled(
+  n: number,
+  options: { rows: number; cols: number; workgroup: number },
+): GemmVariant {
+  const { rows: R, cols: Cc, workgroup: W } = options;
+  const V = Cc / 4, N4 = n / 4;
+  const acc = rng(R).flatMap((i) => rng(V).map((j) => `var c${i}_${j} = vec4<f32>(0.0);`)).join("\n  ");
+  const code = header("f32", "vec4<f32>", "vec4<f32>") + `
+@compute @workgroup_size(${W})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let col = wg.y * ${V}u;
+  let row = wg.x * ${R * W}u + l.x;
+  ${acc}
+  for (var k = 0u; k < ${n}u; k++) {
+    ${rng(V).map((j) => `let b${j} = B[k * ${N4}u + col + ${j}u];`).join(" ")}
+    ${
+    rng(R).map((i) =>
+      `let a${i} = A[(row + ${i * W}u) * ${n}u + k]; ` +
+      rng(V).map((j) => `c${i}_${j} = fma(vec4<f32>(a${i}), b${j}, c${i}_${j});`).join(" ")
+    ).join("\n    ")
+  }
+  }
+  ${
+    rng(R).flatMap((i) => rng(V).map((j) => `C[(row + ${i * W}u) * ${N4}u + col + ${j}u] = c${i}_${j};`))
+      .join("\n  ")
+  }
+}`;
+  return { name: `bcast ${R}x${Cc} wg${W}`, code, workgroups: [n / (R * W), N4 / V, 1] };
+}
+
+/**
  * The classic tiled GEMM: T×T tiles of A and B in workgroup memory, (T/R)² invocations of R×R outputs.
  *
  * @example
@@ -252,6 +301,10 @@ export function defaultVariants(n: number): GemmVariant[] {
     out.push(registerTiled(n, { rows, cols, workgroup: 16, rowLanes }));
   }
   out.push(sharedTiled(n, { tile: 32, rows: 4 }), sharedTiled(n, { tile: 64, rows: 8 }));
+  // at most about 12–32 accumulators a lane, B lane-uniform
+  for (const [rows, cols] of [[2, 8], [3, 8], [4, 4], [4, 8], [6, 4], [8, 4], [2, 16], [4, 16], [8, 8]]) {
+    out.push(broadcastTiled(n, { rows, cols, workgroup: 8 }));
+  }
   return out;
 }
 
@@ -260,7 +313,7 @@ async function timeVariant(
   v: GemmVariant,
   bufs: GPUBuffer[],
   seconds: number,
-): Promise<number> {
+): Promise<{ seconds: number; compileSeconds: number }> {
   const module = device.createShaderModule({ code: v.code });
   const pipeline = await device.createComputePipelineAsync({
     layout: "auto",
@@ -291,7 +344,8 @@ async function timeVariant(
   const times = Math.max(1, Math.round(seconds / one));
   t = performance.now();
   await run(times);
-  return (performance.now() - t) / 1000 / times;
+  const steady = (performance.now() - t) / 1000 / times;
+  return { seconds: steady, compileSeconds: Math.max(0, first - steady) };
 }
 
 async function readBack(device: GPUDevice, buf: GPUBuffer, bytes: number): Promise<Float32Array> {
@@ -350,10 +404,10 @@ export async function roofline(
   for (const v of options.variants) {
     device.queue.writeBuffer(bufs[0], 0, v.transposedA ? at : a);
     device.queue.writeBuffer(bufs[2], 0, new Float32Array(n * n));
-    const seconds = await timeVariant(device, v, bufs, options.seconds ?? 1);
+    const { seconds, compileSeconds } = await timeVariant(device, v, bufs, options.seconds ?? 1);
     const c = await readBack(device, bufs[2], n * n * 4);
     const error = Math.max(...checks.map(([i, j], e) => Math.abs(c[i * n + j] - ref[e]))) / scale;
-    const row = { name: v.name, gflops: (2 * n ** 3) / seconds / 1e9, seconds, error };
+    const row = { name: v.name, gflops: (2 * n ** 3) / seconds / 1e9, compileSeconds, seconds, error };
     rows.push(row);
     options.log?.(row);
   }
@@ -382,7 +436,7 @@ async function tfjsMatMul(n: number, seconds: number): Promise<RooflineRow> {
   a.dispose();
   b.dispose();
   const s = (performance.now() - t) / 1000 / times;
-  return { name: "tfjs matMul", gflops: (2 * n ** 3) / s / 1e9, seconds: s, error: 0 };
+  return { name: "tfjs matMul", gflops: (2 * n ** 3) / s / 1e9, compileSeconds: 0, seconds: s, error: 0 };
 }
 
 if (import.meta.main) {
@@ -412,12 +466,14 @@ if (import.meta.main) {
   });
   const prefixes = values.only?.split(",").map((s) => s.trim());
   const variants = defaultVariants(n).filter((v) => !prefixes || prefixes.some((p) => v.name.startsWith(p)));
-  console.log("| kernel | GFLOP/s | ms per GEMM | rel. error |\n| --- | --- | --- | --- |");
+  console.log(
+    `| kernel | GFLOP/s | ms per GEMM | compile s | rel. error |\n| --- | --- | --- | --- | --- |`,
+  );
   const log = (r: RooflineRow) =>
     console.log(
       `| ${r.name} | ${r.gflops.toFixed(2)} | ${(r.seconds * 1000).toFixed(1)} | ${
-        r.error.toExponential(1)
-      } |`,
+        r.compileSeconds.toFixed(2)
+      } | ${r.error.toExponential(1)} |`,
     );
   const rows = await roofline(device, n, { variants, seconds: Number(values.seconds), log });
   device.destroy();
