@@ -40,7 +40,6 @@ import {
 } from "../lib/webgpu/mod.ts";
 import { createTrainStep, momentumOptimizer } from "../lib/train/mod.ts";
 import { syntheticBatch } from "../lib/data/mod.ts";
-import { formatDuration } from "../lib/core/mod.ts";
 
 /** The quick recipe as first measured, spelled out so that it stays runnable whatever the quick preset. */
 export const QUICK_RECIPE = [
@@ -165,14 +164,16 @@ async function quickPart(set: KernelSet, options: { dataUrl: string; wgpu: strin
         cache,
       ], { mesaDir, wgpuBackend });
       const train = JSON.parse(await Deno.readTextFile(join(out, "train", "train.json")));
-      const first = (await Deno.readTextFile(join(out, "train", "metrics.jsonl"))).split("\n")
-        .map((l) => (l ? JSON.parse(l) : null)).find((l) => l?.type === "step");
+      const lines = (await Deno.readTextFile(join(out, "train", "metrics.jsonl"))).split("\n")
+        .map((l) => (l ? JSON.parse(l) : null));
+      const start = lines.find((l) => l?.type === "start"), first = lines.find((l) => l?.type === "step");
       const run: QuickRun = {
         set,
         wgpu: options.wgpu,
         shaders,
         seconds,
-        firstStepSeconds: first?.seconds ?? null,
+        // a step line gives the step's images per second; the first step is a whole batch
+        firstStepSeconds: first && start ? start.batchSize / first.imagesPerSecond : null,
         accuracy: train.epochs.at(-1)?.testAccuracy ?? null,
         imagesPerSecond: train.epochs.at(-1)?.imagesPerSecond ?? null,
       };
@@ -327,7 +328,7 @@ export function benchTables(quick: QuickRun[], resnet50: ResNet50Run[]): string[
         "| family | new pipelines | compile |",
         "| --- | --- | --- |",
         ...r.families.filter((f) => f.pipelines > 0 || f.compileMs > 50).map((f) =>
-          `| ${f.family} | ${f.pipelines} | ${formatDuration(f.compileMs / 1000)} |`
+          `| ${f.family} | ${f.pipelines} | ${(f.compileMs / 1000).toFixed(1)} s |`
         ),
       );
     }

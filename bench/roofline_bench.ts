@@ -302,7 +302,7 @@ export function defaultVariants(n: number): GemmVariant[] {
   }
   out.push(sharedTiled(n, { tile: 32, rows: 4 }), sharedTiled(n, { tile: 64, rows: 8 }));
   // at most about 12–32 accumulators a lane, B lane-uniform
-  for (const [rows, cols] of [[2, 8], [3, 8], [4, 4], [4, 8], [6, 4], [8, 4], [2, 16], [4, 16], [8, 8]]) {
+  for (const [rows, cols] of [[2, 8], [4, 4], [4, 8], [8, 4], [2, 16], [4, 16], [8, 8]]) {
     out.push(broadcastTiled(n, { rows, cols, workgroup: 8 }));
   }
   return out;

@@ -78,6 +78,8 @@ export interface KernelProfileRow {
 }
 
 const CONV_NAMES = new Set(["FusedConv2D", "Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"]);
+/** The profile's row that counts the WebGPU programs a step dispatched (no time of its own). */
+const DISPATCHES = "WebGPU programs dispatched";
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 /** A conv call's shape label and FLOPs from its input and output shapes (see {@linkcode KernelProfileRow}). */
@@ -110,9 +112,21 @@ export async function profileKernels(
   options: { shapes?: boolean } = {},
 ): Promise<KernelProfileRow[]> {
   let inner: Promise<unknown> = Promise.resolve();
+  // every WebGPU program the step dispatches, tfjs's kernels' and the kernel sets' own alike
+  const backend = tf.backend() as unknown as { runWebGPUProgram?: (...args: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  let dispatches = 0;
+  if (original) {
+    backend.runWebGPUProgram = (...args: unknown[]) => {
+      dispatches++;
+      return original.apply(backend, args);
+    };
+  }
   const info = await tf.profile(() => {
     inner = f();
     return tf.scalar(0);
+  }).finally(() => {
+    if (original) backend.runWebGPUProgram = original;
   });
   await inner;
   const rows = new Map<string, KernelProfileRow>();
@@ -131,7 +145,9 @@ export async function profileKernels(
     row.flops += conv.flops;
     rows.set(key, row);
   }
-  return [...rows.values()].sort((a, b) => b.ms - a.ms);
+  const sorted = [...rows.values()].sort((a, b) => b.ms - a.ms);
+  if (original) sorted.push({ name: DISPATCHES, shape: "", ms: 0, count: dispatches, flops: 0 });
+  return sorted;
 }
 
 /**
@@ -158,7 +174,8 @@ export function profileTable(
     "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   const conv = rows.filter((r) => CONV_NAMES.has(r.name));
-  const other = rows.filter((r) => !CONV_NAMES.has(r.name));
+  const dispatched = rows.find((r) => r.name === DISPATCHES);
+  const other = rows.filter((r) => !CONV_NAMES.has(r.name) && r !== dispatched);
   for (const r of conv.slice(0, options.top ?? conv.length)) {
     lines.push(
       `| ${r.name} | ${r.shape} | ${r.count} | ${r.ms.toFixed(0)} | ${gf(r).toFixed(2)} | ` +
@@ -196,13 +213,14 @@ export function profileTable(
       } | | | ${pct(rest.ms)} |`,
     );
   }
-  const kernels = sum(rows);
+  const kernels = sum(rows.filter((r) => r !== dispatched));
   lines.push(
-    `| **outside tfjs's kernels** (dispatch, readbacks, JS; the cpu set's fused batch-norm gradient and Momentum programs) | | | ${
+    `| **outside tfjs's kernels** (dispatch, readbacks, JS; the cpu sets' own batch-norm and Momentum programs) | | | ${
       (stepMs - kernels.ms).toFixed(0)
     } | | | ` +
       `${pct(stepMs - kernels.ms)} |`,
   );
+  if (dispatched) lines.push(`| **${DISPATCHES}** | | ${dispatched.count} | | | | |`);
   lines.push(
     `| **step** (unprofiled median) | | ${kernels.count} | ${stepMs.toFixed(0)} | ` +
       `${(convTotal.flops / (stepMs * 1e6)).toFixed(2)} (conv FLOPs / step time) | ` +

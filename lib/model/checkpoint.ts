@@ -315,12 +315,7 @@ export async function loadOptimizerState(
   const stage = options.stage ?? "train";
   const jsonPath = join(dir, CHECKPOINT_FILES.optimizer);
   const binPath = join(dir, CHECKPOINT_FILES.optimizerWeights);
-  try {
-    await Deno.stat(jsonPath);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw loadError(stage, jsonPath, describeOsError(err), err);
-  }
+  if (!await exists(stage, jsonPath)) return false;
   const json = await readJson(stage, jsonPath) as OptimizerJson;
   if (
     typeof json !== "object" || json === null || !Array.isArray(json.weights) ||
@@ -384,6 +379,17 @@ export async function loadOptimizerState(
   return true;
 }
 
+/** Whether `path` exists: false when it does not, one line of `stage` naming it when it cannot be read. */
+async function exists(stage: string, path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw loadError(stage, path, describeOsError(err), err);
+  }
+}
+
 /**
  * Read `state.json` of checkpoint folder `dir`; null when there is none.
  *
@@ -398,12 +404,7 @@ export async function readCheckpointState<T = unknown>(
 ): Promise<T | null> {
   const stage = options.stage ?? "train";
   const path = join(dir, CHECKPOINT_FILES.state);
-  try {
-    await Deno.stat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw loadError(stage, path, describeOsError(err), err);
-  }
+  if (!await exists(stage, path)) return null;
   const json = await readJson(stage, path);
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw loadError(stage, path, "not a JSON object (the file is damaged)");

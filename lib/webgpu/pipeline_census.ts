@@ -6,7 +6,7 @@
  *
  * The census wraps the backend's `runWebGPUProgram` (once; idempotent) and watches tfjs's pipeline cache
  * grow. A family is the program's kind, named from its key: the project's kernels by what they compute
- * ("conv forward", "batch-norm gradient", …), tfjs's own by their program name ("tfjs binary", …).
+ * ("conv forward", "batch norm", …), tfjs's own by their program name ("tfjs binary", …).
  *
  * @example
  * ```ts
@@ -32,7 +32,7 @@ const PROJECT_FAMILIES: Record<string, string> = {
   dx1: "conv input gradient",
   wt: "filter transpose",
   colreduce: "Sum/Mean per channel",
-  bn: "batch-norm gradient",
+  bn: "batch norm",
   momentum: "Momentum update",
 };
 

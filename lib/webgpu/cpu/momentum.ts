@@ -61,6 +61,31 @@ function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
   return tf.reshape(tf.engine().makeTensorFromTensorInfo(info), b.shape);
 }
 
+/** `a · b + c` elementwise on the webgpu backend, `a` a scalar tensor. */
+export type ScaledAdd = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor;
+
+/**
+ * The Momentum update made of two `scaledAdd`s: accumulation' = m · accumulation + gradient, then value' =
+ * c · accumulation' + value.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const update = momentumUpdateWith((a, b, c) => tf.add(tf.mul(a, b), c));
+ * ```
+ */
+export function momentumUpdateWith(scaledAdd: ScaledAdd) {
+  return (
+    value: tf.Tensor,
+    accumulation: tf.Tensor,
+    gradient: tf.Tensor,
+    options: { momentum: tf.Tensor; negLearningRate: tf.Tensor },
+  ): [tf.Tensor, tf.Tensor] => {
+    const next = scaledAdd(options.momentum, accumulation, gradient);
+    return [next, scaledAdd(options.negLearningRate, next, value)];
+  };
+}
+
 /**
  * One Momentum step of one variable on the webgpu backend: returns [accumulation', value'] (see the module
  * docs); `momentum` and `negLearningRate` are scalar tensors.
@@ -74,12 +99,4 @@ function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
  * });
  * ```
  */
-export function momentumUpdate(
-  value: tf.Tensor,
-  accumulation: tf.Tensor,
-  gradient: tf.Tensor,
-  options: { momentum: tf.Tensor; negLearningRate: tf.Tensor },
-): [tf.Tensor, tf.Tensor] {
-  const next = scaledAdd(options.momentum, accumulation, gradient);
-  return [next, scaledAdd(options.negLearningRate, next, value)];
-}
+export const momentumUpdate = momentumUpdateWith(scaledAdd);

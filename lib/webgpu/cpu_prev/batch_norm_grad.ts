@@ -1,5 +1,5 @@
 /**
- * The `cpu-prev` set's batch-norm gradient: the `cpu` set's two programs (cpu/batch_norm_grad.ts, the same
+ * The `cpu-prev` set's batch-norm gradient: the `cpu` set's two programs (cpu/batch_norm.ts, the same
  * expressions and order) with the tensor's shape written into the shader, one pipeline per shape.
  *
  * @example

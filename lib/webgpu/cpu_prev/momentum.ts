@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Program, WebGPUBackendLike } from "../program.ts";
+import { momentumUpdateWith } from "../cpu/momentum.ts";
 
 const WORKGROUP = 64;
 
@@ -51,8 +52,7 @@ function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
 }
 
 /**
- * One Momentum step of one variable on the webgpu backend: returns [accumulation', value'] (see the module
- * docs); `momentum` and `negLearningRate` are scalar tensors.
+ * One Momentum step of one variable as the `cpu-prev` set runs it (see the module docs).
  *
  * @example
  * ```ts
@@ -63,12 +63,4 @@ function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
  * });
  * ```
  */
-export function prevMomentumUpdate(
-  value: tf.Tensor,
-  accumulation: tf.Tensor,
-  gradient: tf.Tensor,
-  options: { momentum: tf.Tensor; negLearningRate: tf.Tensor },
-): [tf.Tensor, tf.Tensor] {
-  const next = scaledAdd(options.momentum, accumulation, gradient);
-  return [next, scaledAdd(options.negLearningRate, next, value)];
-}
+export const prevMomentumUpdate = momentumUpdateWith(scaledAdd);
