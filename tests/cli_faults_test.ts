@@ -1,6 +1,6 @@
 /**
  * The commands a careless user meets with a full disk or a typo: each fault is one line naming the command,
- * the file and what is wrong, with a non-zero exit, and nothing written or removed (issue 22, items 4 and 5).
+ * the file and what is wrong, with a non-zero exit, and nothing written or removed.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 
 /**
- * Issue 10 item 11: the same seed must give the same bits. Two processes train ResNet50 for two steps on
+ * The same seed must give the same bits. Two processes train ResNet50 for two steps on
  * the same generated batches (the default kernel policy), and a third trains one step, saves a checkpoint,
  * resumes from it in a fresh model and optimizer, and trains the second: losses, every weight (moving
  * statistics too) and the optimizer's slots must be bit-identical across all three, and no float-atomic
- * program may run (tfjs's split-K matmul, which picked the head's 16×2048 · 2048×10 product, was the cause).
+ * program may run (tfjs's split-K matmul picks one for the head's 16×2048 · 2048×10 product).
  */
 interface ChildReport {
   mode: string;

@@ -1,7 +1,7 @@
 /**
  * A run that diverges says so: a loss that is not finite stops it with one line naming the step and the
  * learning rate; a loss far above where it started is warned about once and recorded in train.json, and
- * the end-of-run summary says the run diverged (issue 22, item 6).
+ * the end-of-run summary says the run diverged.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

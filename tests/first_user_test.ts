@@ -1,5 +1,5 @@
 /**
- * What a first-time user reads must be true (issue 22, item 7): no ETA on a finished bar, the batch a step
+ * What a first-time user reads must be true: no ETA on a finished bar, the batch a step
  * really holds, a train limit past the data, a preset a resume cannot take, why an interrupted stage runs
  * again, and what to do about a lock held from another host or by a run with the same settings elsewhere.
  */

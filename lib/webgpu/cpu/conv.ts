@@ -130,6 +130,33 @@ function stepPixel(x: string, y: string, b: string, size: { width: string; heigh
   return `${x} += 1; if (${x} == ${size.width}) { ${x} = 0; ${y} += 1; if (${y} == ${size.height}) { ${y} = 0; ${b} += 1; } }`;
 }
 
+/**
+ * WGSL: each row's pixel at the current tap (`y{row}`, `x{row}` from `y` and `x`), whether it lies inside a
+ * `size` image and its row is in range (`ok{row}`), its element offset (`o{row}`, 0 outside) and a factor that
+ * zeroes its load outside (`f{row}`).
+ */
+function tapRows(
+  t: Tile,
+  at: {
+    y: (j: number) => string;
+    x: (j: number) => string;
+    size: [string, string];
+    offset: (j: number) => string;
+  },
+): string {
+  const [height, width] = at.size;
+  return range(t.rows).map((j) =>
+    `let y${j} = ${at.y(j)}; let x${j} = ${at.x(j)};
+      let ok${j} = in${j} && y${j} >= 0 && y${j} < ${height} && x${j} >= 0 && x${j} < ${width};
+      let o${j} = select(0, ${at.offset(j)}, ok${j});
+      let f${j} = select(0.0, 1.0, ok${j});`
+  ).join("\n      ");
+}
+
+/** WGSL: each row's operand at reduction index `k` of `buffer` (`a{row}`), zero outside the image. */
+const rowLoads = (t: Tile, buffer: string, k: string) =>
+  range(t.rows).map((j) => `let a${j} = ${buffer}[o${j} + ${k}] * f${j};`).join(" ");
+
 /** Whether any row of the tile has its tap inside the image (`ok{row}`). */
 const anyRow = (t: Tile) => range(t.rows).map((j) => `ok${j}`).join(" || ");
 
@@ -215,13 +242,13 @@ function forwardProgram(c: ConvInfo, t: Tile, options: { bias: boolean; relu: bo
   let iy${j} = oy * sH - padT; let ix${j} = ox * sW - padL; let xb${j} = b * inH;
   ${stepPixel("ox", "oy", "b", { width: "outW", height: "outH" })}`
   ).join("\n  ");
-  const taps = range(t.rows).map((j) =>
-    `let y${j} = iy${j} + wR; let x${j} = ix${j} + wC;
-      let ok${j} = in${j} && y${j} >= 0 && y${j} < inH && x${j} >= 0 && x${j} < inW;
-      let o${j} = select(0, ((xb${j} + y${j}) * inW + x${j}) * inC, ok${j});
-      let f${j} = select(0.0, 1.0, ok${j});`
-  ).join("\n      ");
-  const loads = range(t.rows).map((j) => `let a${j} = x[o${j} + ci] * f${j};`).join(" ");
+  const taps = tapRows(t, {
+    y: (j) => `iy${j} + wR`,
+    x: (j) => `ix${j} + wC`,
+    size: ["inH", "inW"],
+    offset: (j) => `((xb${j} + y${j}) * inW + x${j}) * inC`,
+  });
+  const loads = rowLoads(t, "x", "ci");
   const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + ci * outC4 + ${v}];`).join(" ");
   const store = range(t.rows).map((j) =>
     `if (mBase + ${j} < rowsM) {
@@ -293,13 +320,13 @@ function inputGradProgram(c: ConvInfo, t: Tile): Program {
   let qx${j} = cx + qxStart; let qy${j} = cy + qyStart; let b${j} = cb; let db${j} = cb * outH;
   ${stepPixel("cx", "cy", "cb", { width: "nqx", height: "nqy" })}`
   ).join("\n  ");
-  const taps = range(t.rows).map((j) =>
-    `let oy${j} = qy${j} - ty; let ox${j} = qx${j} - tx;
-      let ok${j} = in${j} && oy${j} >= 0 && oy${j} < outH && ox${j} >= 0 && ox${j} < outW;
-      let o${j} = select(0, ((db${j} + oy${j}) * outW + ox${j}) * outC, ok${j});
-      let f${j} = select(0.0, 1.0, ok${j});`
-  ).join("\n      ");
-  const loads = range(t.rows).map((j) => `let a${j} = dy[o${j} + co] * f${j};`).join(" ");
+  const taps = tapRows(t, {
+    y: (j) => `qy${j} - ty`,
+    x: (j) => `qx${j} - tx`,
+    size: ["outH", "outW"],
+    offset: (j) => `((db${j} + y${j}) * outW + x${j}) * outC`,
+  });
+  const loads = rowLoads(t, "dy", "co");
   const wLoads = range(t.vec4s).map((v) => `let b${v} = W[wb + co * inCn + ${v}];`).join(" ");
   const store = range(t.rows).map((j) =>
     `if (mBase + ${j} < count) {
