@@ -8,8 +8,9 @@
  * follows the register tile an invocation owns (the FMAs each load feeds); compile time follows it too, and
  * much faster (bench/roofline_bench.ts measures both). Here an invocation owns `rows` rows of the implicit
  * GEMM × `4·vec4s` channels, 8 × 32 at most (16 × 32 on the last stage's tiny images; see
- * {@linkcode convTiles}): on a 512³ GEMM that tile runs within a few per cent of a 32 × 32 tile's GFLOP/s
- * at about a tenth of its compile time. Workgroups have 8 lanes, no workgroup memory and no barrier. The
+ * {@linkcode convTiles}): on a 512³ GEMM that tile runs at least as fast as a 32 × 32 tile at about an
+ * eighth of its compile time, and in a ResNet50 step it beats 16-row tiles, whose extra row loads are
+ * gathers with a bounds check each (docs/performance.md). Workgroups have 8 lanes, no workgroup memory and no barrier. The
  * tile depends on channel counts and image sizes, never on the batch, so a new batch size compiles nothing
  * new.
  *
