@@ -41,8 +41,20 @@ import {
 } from "../program.ts";
 import { squaredDeviationMean } from "./reduce.ts";
 
-/** Rows an invocation of the input gradient owns. */
+/** Rows an invocation of the input gradient and the normalization owns. */
 const ROWS = 32;
+
+/**
+ * WGSL: this invocation's block of a [rows, cols4] view (sizes from the `bnDims` uniform), lanes over channel
+ * vec4s first: its channel vec4 `c` and first row `r0`; invocations past the end return.
+ */
+const rowBlock = (g: { code: string }) =>
+  `let rows = uniforms.bnDims.x;
+  let cols4 = uniforms.bnDims.y;
+  ${g.code}
+  if (gid >= ((rows + ${ROWS - 1}) / ${ROWS}) * cols4) { return; }
+  let c = gid % cols4;
+  let r0 = (gid / cols4) * ${ROWS};`;
 /** Rows summed into one partial sum before it is added to the total (dγ). */
 export const BN_CHUNK = 64;
 
@@ -233,12 +245,7 @@ fn main(index: i32) {
       dispatch: g.dispatch,
       getUserCode: () => `
 fn main() {
-  let rows = uniforms.bnDims.x;
-  let cols4 = uniforms.bnDims.y;
-  ${g.code}
-  if (gid >= ((rows + ${ROWS - 1}) / ${ROWS}) * cols4) { return; }
-  let c = gid % cols4;
-  let r0 = (gid / cols4) * ${ROWS};
+  ${rowBlock(g)}
   ${PER_CHANNEL_STATS}
   let count = vec4<f32>(uniforms.count);
   let db = dbeta[c] / count;
@@ -304,12 +311,7 @@ export function batchNormKernel(stock: tf.KernelFunc): tf.KernelFunc {
       dispatch: g.dispatch,
       getUserCode: () => `
 fn main() {
-  let rows = uniforms.bnDims.x;
-  let cols4 = uniforms.bnDims.y;
-  ${g.code}
-  if (gid >= ((rows + ${ROWS - 1}) / ${ROWS}) * cols4) { return; }
-  let c = gid % cols4;
-  let r0 = (gid / cols4) * ${ROWS};
+  ${rowBlock(g)}
   let m = mean[c];
   let o = ${offset ? "offset[c]" : "vec4<f32>(0.0)"};
   let inv = ${scale ? "scale[c]" : "vec4<f32>(1.0)"} * inverseSqrt(variance[c] + vec4<f32>(uniforms.epsilon));

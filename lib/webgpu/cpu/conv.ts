@@ -158,6 +158,19 @@ function tapRows(
 const rowLoads = (t: Tile, buffer: string, k: string) =>
   range(t.rows).map((j) => `let a${j} = ${buffer}[o${j} + ${k}] * f${j};`).join(" ");
 
+/**
+ * WGSL: this invocation's block of the output, lanes over channel blocks first: its first vec4 of output
+ * channels (`co4`) and its first row (`first`), of `blocks.rows` row blocks; invocations past the end return.
+ */
+function channelBlock(t: Tile, g: { code: string }, blocks: { rows: string; first: string }): string {
+  return `let outC4 = outC / 4;
+  let cols = outC4 / ${t.vec4s};
+  ${g.code}
+  if (gid >= cols * (${blocks.rows})) { return; }
+  let co4 = (gid % cols) * ${t.vec4s};
+  let ${blocks.first} = (gid / cols) * ${t.rows};`;
+}
+
 /** Whether any row of the tile has its tap inside the image (`ok{row}`). */
 const anyRow = (t: Tile) => range(t.rows).map((j) => `ok${j}`).join(" || ");
 
@@ -193,12 +206,7 @@ function filterGradProgram(c: ConvInfo, t: Tile): Program {
       getUserCode: () => `
 fn main() {
   ${CONV_GEOMETRY}
-  let outC4 = outC / 4;
-  let cols = outC4 / ${t.vec4s};
-  ${g.code}
-  if (gid >= cols * (kH * kW * inC / ${t.rows})) { return; }
-  let co4 = (gid % cols) * ${t.vec4s};
-  let kBase = (gid / cols) * ${t.rows};
+  ${channelBlock(t, g, { rows: `kH * kW * inC / ${t.rows}`, first: "kBase" })}
   let ci0 = kBase % inC;
   let wC = (kBase / inC) % kW;
   let wR = kBase / (inC * kW);
@@ -271,12 +279,7 @@ function forwardProgram(c: ConvInfo, t: Tile, options: { bias: boolean; relu: bo
       getUserCode: () => `
 fn main() {
   ${CONV_GEOMETRY}
-  let outC4 = outC / 4;
-  let cols = outC4 / ${t.vec4s};
-  ${g.code}
-  if (gid >= cols * ((rowsM + ${t.rows - 1}) / ${t.rows})) { return; }
-  let co4 = (gid % cols) * ${t.vec4s};
-  let mBase = (gid / cols) * ${t.rows};
+  ${channelBlock(t, g, { rows: `(rowsM + ${t.rows - 1}) / ${t.rows}`, first: "mBase" })}
   var ox = mBase % outW;
   var oy = (mBase / outW) % outH;
   var b = mBase / (outW * outH);
