@@ -520,8 +520,11 @@ if (import.meta.main) {
     rows.push(row);
   }
   const wrong = rows.filter((r) => !(r.error < 1e-4));
-  const best = rows.filter((r) => r.error < 1e-4).reduce((x, y) => (y.gflops > x.gflops ? y : x));
-  console.log(`\nroofline: ${best.gflops.toFixed(2)} GFLOP/s (${best.name})`);
+  const best = rows.filter((r) => r.error < 1e-4).reduce<RooflineRow | null>(
+    (x, y) => (x == null || y.gflops > x.gflops ? y : x),
+    null,
+  );
+  if (best) console.log(`\nroofline: ${best.gflops.toFixed(2)} GFLOP/s (${best.name})`);
   if (values.json) Deno.writeTextFileSync(values.json, JSON.stringify({ n, rows, best }, null, 2));
   if (wrong.length) {
     console.error(

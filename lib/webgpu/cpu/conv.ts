@@ -10,9 +10,9 @@
  * GEMM × `4·vec4s` channels, 8 × 32 at most (16 × 32 on the last stage's tiny images; see
  * {@linkcode convTiles}): on a 512³ GEMM that tile runs at least as fast as a 32 × 32 tile at about an
  * eighth of its compile time, and in a ResNet50 step it beats 16-row tiles, whose extra row loads are
- * gathers with a bounds check each (docs/performance.md). Workgroups have 8 lanes, no workgroup memory and no barrier. The
- * tile depends on channel counts and image sizes, never on the batch, so a new batch size compiles nothing
- * new.
+ * gathers with a bounds check each (docs/performance.md). Workgroups have 8 lanes, no workgroup memory and
+ * no barrier. The tile depends on channel counts and image sizes, never on the batch, so a new batch size
+ * compiles nothing new.
  *
  * The sums run in the same order as the `cpu-prev` kernels' (one accumulator per output, the reduction in
  * ascending order; taps that fall in the padding, which only ever added zeros, are skipped: by the filter
