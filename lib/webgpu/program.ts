@@ -177,6 +177,47 @@ export function flatGrid(
 }
 
 /**
+ * A program of one invocation per output element (a vec4 when `outputComponent` is 4) over `count` of them:
+ * `body` is WGSL with the element's index in `gid`, and invocations past the end return. Uniforms are
+ * `spec.uniforms` then the count (`count : i32`): a call passes the count as its last uniform.
+ *
+ * @example
+ * ```ts
+ * const p = elementwiseProgram(100, {
+ *   shaderKey: "double",
+ *   variableNames: ["x"],
+ *   body: "result[gid] = 2.0 * x[gid];",
+ * });
+ * p.dispatch; // [2, 1, 1]
+ * ```
+ */
+export function elementwiseProgram(
+  count: number,
+  spec:
+    & Pick<Program, "shaderKey" | "variableNames" | "variableComponents" | "outputComponent" | "uniforms">
+    & {
+      body: string;
+    },
+): Program {
+  const { body, ...rest } = spec;
+  const g = flatGrid(count, { workgroup: 64 });
+  return {
+    ...rest,
+    outputShape: [count * (spec.outputComponent ?? 1)],
+    uniforms: `${spec.uniforms ?? ""}count : i32, `,
+    dispatchLayout: { x: [0] },
+    workgroupSize: [64, 1, 1],
+    dispatch: g.dispatch,
+    getUserCode: () => `
+fn main(index: i32) {
+  ${g.code}
+  if (gid >= uniforms.count) { return; }
+  ${body}
+}`,
+  };
+}
+
+/**
  * The uniform struct members that carry a conv's geometry into a shader ({@linkcode convUniforms} fills
  * them); {@linkcode CONV_GEOMETRY} names them in WGSL.
  */

@@ -33,6 +33,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   type Attrs,
   CPU_WORKGROUP,
+  elementwiseProgram,
   flatGrid,
   type KernelArgs,
   type Program,
@@ -136,25 +137,15 @@ export function movingAverage(
   value: tf.Tensor,
   options: { decay: number; scale: number },
 ): tf.Tensor {
-  const g = flatGrid(old.size, { workgroup: 64 });
   const flat = (t: tf.Tensor) => tf.reshape(t, [t.size]);
   const out = run(
-    {
+    elementwiseProgram(old.size, {
       variableNames: ["old", "value"],
-      outputShape: [old.size],
-      uniforms: "decay : f32, scale : f32, count : i32, ",
+      uniforms: "decay : f32, scale : f32, ",
       shaderKey: "cpu3_bn_moving",
-      dispatchLayout: { x: [0] },
-      workgroupSize: [64, 1, 1],
-      dispatch: g.dispatch,
-      getUserCode: () => `
-fn main(index: i32) {
-  ${g.code}
-  if (gid >= uniforms.count) { return; }
-  let v = value[gid] * uniforms.scale;
-  result[gid] = old[gid] - (old[gid] - v) * uniforms.decay;
-}`,
-    },
+      body: `let v = value[gid] * uniforms.scale;
+  result[gid] = old[gid] - (old[gid] - v) * uniforms.decay;`,
+    }),
     [flat(old), flat(value)],
     [
       { type: "float32", data: [options.decay] },

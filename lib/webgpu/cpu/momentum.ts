@@ -24,29 +24,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { flatGrid, type Program, runProgram, type WebGPUBackendLike } from "../program.ts";
+import { elementwiseProgram, type Program, runProgram, type WebGPUBackendLike } from "../program.ts";
 
 /** `a · b + c` elementwise, `a` a scalar tensor, over `count` vec4s (or scalars when `n` is 1). */
 function scaledAddProgram(count: number, n: 1 | 4): Program {
   const vt = n === 4 ? "vec4<f32>" : "f32";
-  const g = flatGrid(count, { workgroup: 64 });
-  return {
+  return elementwiseProgram(count, {
     variableNames: ["s", "b", "c"],
     variableComponents: [1, n, n],
     outputComponent: n,
-    outputShape: [count * n],
-    uniforms: "count : i32, ",
     shaderKey: `cpu3_momentum_${n}`,
-    dispatchLayout: { x: [0] },
-    workgroupSize: [64, 1, 1],
-    dispatch: g.dispatch,
-    getUserCode: () => `
-fn main(index: i32) {
-  ${g.code}
-  if (gid >= uniforms.count) { return; }
-  result[gid] = ${vt}(s[0]) * b[gid] + c[gid];
-}`,
-  };
+    body: `result[gid] = ${vt}(s[0]) * b[gid] + c[gid];`,
+  });
 }
 
 function scaledAdd(s: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
