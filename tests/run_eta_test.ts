@@ -30,6 +30,34 @@ function step(globalStep: number, seconds: number, stepsPerEpoch: number) {
   };
 }
 
+/**
+ * A reporter for a smoke run of `epochs` epochs at batch 16 on llvmpipe, its metrics in a temporary folder,
+ * and the log lines it wrote so far.
+ */
+async function withReporter(
+  run: { epochs: number; totalSteps: number; testCount: number },
+  test: (reporter: TrainReporter, lines: string[]) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "eta_" });
+  try {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l), tty: false, plainEverySeconds: 0 });
+    const config = resolveConfig("smoke", { epochs: run.epochs, batchSize: 16 });
+    const metrics = await MetricsLog.open(join(dir, "metrics.jsonl"), { truncate: true });
+    const reporter = new TrainReporter(metrics, {
+      config,
+      log,
+      backend: LLVMPIPE,
+      totalSteps: run.totalSteps,
+      testCount: run.testCount,
+    });
+    await test(reporter, lines);
+    metrics.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("runEtaSeconds: steps at the steady pace plus the remaining evaluations", () => {
   assert.equal(
     runEtaSeconds({ stepSeconds: 20, remainingSteps: 10, evalSeconds: 30, remainingEvaluations: 2 }),
@@ -42,20 +70,8 @@ Deno.test("runEtaSeconds: steps at the steady pace plus the remaining evaluation
 });
 
 Deno.test("the progress line shows the run's ETA (all epochs and evaluations), not the epoch's", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eta_" });
-  try {
-    const lines: string[] = [];
-    const log = createLogger({ write: (l) => lines.push(l), tty: false, plainEverySeconds: 0 });
-    const config = resolveConfig("smoke", { epochs: 3, batchSize: 16 });
-    const metrics = await MetricsLog.open(join(dir, "metrics.jsonl"), { truncate: true });
-    // 3 epochs × 4 steps, 96 test images
-    const reporter = new TrainReporter(metrics, {
-      config,
-      log,
-      backend: LLVMPIPE,
-      totalSteps: 12,
-      testCount: 96,
-    });
+  // 3 epochs × 4 steps, 96 test images
+  await withReporter({ epochs: 3, totalSteps: 12, testCount: 96 }, async (reporter, lines) => {
     await reporter.start({ fresh: true, stepsPerEpoch: 4, trainCount: 64, params: 1000 });
     assert.ok(lines.some((l) => l.includes("3 epochs × 4 steps of 16 images on webgpu")), lines.join("\n"));
     reporter.beginEpoch(0, 0, 64);
@@ -69,26 +85,11 @@ Deno.test("the progress line shows the run's ETA (all epochs and evaluations), n
     assert.doesNotMatch(progress.at(-1)!, / {2}ETA /, "the epoch-only ETA is gone");
     const software = lines.find((l) => l.includes("software WebGPU adapter"))!;
     assert.match(software, /8\.00 img\/s, so the remaining 10 steps and 3 evaluations take about 32s$/);
-    metrics.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("the software-adapter line at the last step: no 'remaining 0 steps take about 0s'", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eta_" });
-  try {
-    const lines: string[] = [];
-    const log = createLogger({ write: (l) => lines.push(l), tty: false, plainEverySeconds: 0 });
-    const config = resolveConfig("smoke", { epochs: 1, batchSize: 16 });
-    const metrics = await MetricsLog.open(join(dir, "metrics.jsonl"), { truncate: true });
-    const reporter = new TrainReporter(metrics, {
-      config,
-      log,
-      backend: LLVMPIPE,
-      totalSteps: 2,
-      testCount: 32,
-    });
+  await withReporter({ epochs: 1, totalSteps: 2, testCount: 32 }, async (reporter, lines) => {
     await reporter.start({ fresh: true, stepsPerEpoch: 2, trainCount: 32, params: 1000 });
     assert.ok(lines.some((l) => l.includes("1 epoch × 2 steps of 16 images")), lines.join("\n"));
     reporter.beginEpoch(0, 0, 32);
@@ -97,26 +98,11 @@ Deno.test("the software-adapter line at the last step: no 'remaining 0 steps tak
     const software = lines.find((l) => l.includes("software WebGPU adapter"))!;
     assert.match(software, /5\.33 img\/s, so 1 evaluation takes about 2s$/);
     assert.doesNotMatch(lines.join("\n"), /remaining 0 steps|about 0s|1 epochs/);
-    metrics.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("the first step's compiles: a progress line while they run, and no run ETA from that step", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "eta_" });
-  try {
-    const lines: string[] = [];
-    const log = createLogger({ write: (l) => lines.push(l), tty: false, plainEverySeconds: 0 });
-    const config = resolveConfig("smoke", { epochs: 1, batchSize: 16 });
-    const metrics = await MetricsLog.open(join(dir, "metrics.jsonl"), { truncate: true });
-    const reporter = new TrainReporter(metrics, {
-      config,
-      log,
-      backend: LLVMPIPE,
-      totalSteps: 4,
-      testCount: 32,
-    });
+  await withReporter({ epochs: 1, totalSteps: 4, testCount: 32 }, async (reporter, lines) => {
     const census = { total: 10, byFamily: new Map<string, number>(), onNew: null } as PipelineCensus;
     reporter.watchCompiles(census);
     await reporter.start({ fresh: true, stepsPerEpoch: 4, trainCount: 64, params: 1000 });
@@ -137,8 +123,5 @@ Deno.test("the first step's compiles: a progress line while they run, and no run
     await reporter.step(step(2, 2, 4));
     // 2 steps left at 2 s, one evaluation of 32 images at a third of 2 s / 16 images each: 4 + 1.33 s
     assert.equal(Math.round(reporter.runEta()!), 5);
-    metrics.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
